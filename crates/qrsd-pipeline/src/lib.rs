@@ -1,0 +1,362 @@
+//! The one beat pipeline, used live and offline alike.
+//!
+//! ```text
+//! raw frames (µV) ─▶ pace detection + blanking ─▶ band filters ─▶ ring buffer ─▶ QRS detector
+//!                                                                      │              │ R
+//!                                                                      └──▶ delineator ◀┘ ─▶ Beat
+//! ```
+//! [`Pipeline::process_frame`] takes one frame at a time and never allocates (a [`Beat`] is built, with its
+//! per-lead list, only when a beat is complete). Everything is a function of the sample sequence alone, so
+//! any chunking of the same samples yields identical beats. Reported sample numbers count from the first
+//! frame pushed, at the input rate; the stated delays of the blanker and filters are compensated.
+//! [`analyze`] runs a whole [`qrsd_formats::Recording`] through the same code.
+#![deny(missing_docs)]
+
+mod beat;
+
+pub use beat::{Beat, BeatClass, Boundary, LeadBoundary};
+use qrsd_condition::{pace::PaceEvent, ConditionError, FilterConfig, LeadFilter, PaceBlanker, PaceConfig};
+use qrsd_delineate::{Delineation, DelineationConfig, Delineator};
+use qrsd_detect::{DetectError, Detection, DetectorConfig, QrsDetector};
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+
+/// Everything the pipeline needs to know.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PipelineConfig {
+    /// Sampling rate, Hz.
+    pub fs_hz: f64,
+    /// Lead names in frame order (upper-case, e.g. `II`, `V1`, `MLII`).
+    pub lead_names: Vec<String>,
+    /// Band filters (stages may be off).
+    pub filter: FilterConfig,
+    /// Pacing-stimulus detection and blanking.
+    pub pace: PaceConfig,
+    /// QRS detector.
+    pub detector: DetectorConfig,
+    /// Delineator.
+    pub delineation: DelineationConfig,
+}
+
+impl PipelineConfig {
+    /// Defaults for a given rate and lead set.
+    pub fn new(fs_hz: f64, lead_names: Vec<String>) -> Self {
+        Self {
+            fs_hz,
+            lead_names,
+            filter: FilterConfig::default(),
+            pace: PaceConfig::default(),
+            detector: DetectorConfig::default(),
+            delineation: DelineationConfig::default(),
+        }
+    }
+}
+
+/// Set-up errors.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PipelineError {
+    /// A conditioning stage could not be built.
+    #[error("conditioning: {0}")]
+    Condition(#[from] ConditionError),
+    /// The detector could not be built.
+    #[error("detector: {0}")]
+    Detect(#[from] DetectError),
+    /// Lead list empty or too long.
+    #[error("need 1 to 64 leads, got {0}")]
+    Leads(usize),
+}
+
+/// Longest interval between a stimulus and the QRS onset it caused (LV latency in scarred tissue), ms.
+const PACE_BEFORE_ONSET_MS: f64 = 80.0;
+/// A stimulus marked slightly after the onset still belongs to the beat (blanking, V-V offsets), ms.
+const PACE_AFTER_ONSET_MS: f64 = 20.0;
+/// Pending detections and remembered stimuli are bounded (a hostile signal cannot grow memory).
+const MAX_PENDING: usize = 64;
+
+/// The streaming pipeline.
+#[derive(Debug)]
+pub struct Pipeline {
+    cfg: PipelineConfig,
+    n_leads: usize,
+    blanker: PaceBlanker,
+    filters: Vec<LeadFilter>,
+    /// Whole-sample filter delay subtracted from reported times.
+    filter_delay: u64,
+    detector: QrsDetector,
+    delineator: Delineator,
+    /// Lead-major rings of filtered samples, indexed by (raw) sample number.
+    ring: Vec<f64>,
+    ring_len: usize,
+    /// Next filtered sample number to be written.
+    n_filtered: u64,
+    n_in: u64,
+    last_valid: Vec<f64>,
+    invalid_samples: u64,
+    frame: Vec<f64>,
+    blanked: Vec<f64>,
+    filtered: Vec<f64>,
+    pending: VecDeque<Detection>,
+    dropped_detections: u64,
+    detections: Vec<Detection>,
+    paces: VecDeque<PaceEvent>,
+    window: Vec<Vec<f64>>,
+    delineation: Delineation,
+    rr: RhythmContext,
+    last_beat_r: Option<u64>,
+}
+
+/// Running context used to call a beat ectopic: premature and wider than the usual beat.
+#[derive(Debug, Clone, Copy, Default)]
+struct RhythmContext {
+    rr_mean: f64,
+    qrsd_mean: f64,
+    last_r: Option<u64>,
+}
+
+impl Pipeline {
+    /// Build the pipeline.
+    pub fn new(cfg: PipelineConfig) -> Result<Self, PipelineError> {
+        let n = cfg.lead_names.len();
+        if n == 0 || n > 64 {
+            return Err(PipelineError::Leads(n));
+        }
+        let fs = cfg.fs_hz;
+        let blanker = PaceBlanker::new(cfg.pace, fs, n)?;
+        let filters = (0..n).map(|_| LeadFilter::new(&cfg.filter, fs)).collect::<Result<Vec<_>, _>>()?;
+        let filter_delay = filters[0].group_delay_samples().round().max(0.0) as u64;
+        let detector = QrsDetector::new(cfg.detector, fs, n)?;
+        let delineator = Delineator::new(cfg.delineation, fs, n);
+        let learn = (cfg.detector.learning_ms * fs / 1000.0).ceil() as usize;
+        // The ring must still hold a beat's whole window when the detector reports it, including beats
+        // held back during the learning period.
+        let ring_len = learn
+            + delineator.pre_samples()
+            + delineator.post_samples()
+            + detector.max_decision_delay_samples() as usize
+            + 16;
+        let win = delineator.pre_samples() + delineator.post_samples() + 1;
+        Ok(Self {
+            n_leads: n,
+            blanker,
+            filters,
+            filter_delay,
+            detector,
+            delineator,
+            ring: vec![0.0; ring_len * n],
+            ring_len,
+            n_filtered: 0,
+            n_in: 0,
+            last_valid: vec![0.0; n],
+            invalid_samples: 0,
+            frame: vec![0.0; n],
+            blanked: vec![0.0; n],
+            filtered: vec![0.0; n],
+            pending: VecDeque::with_capacity(MAX_PENDING),
+            dropped_detections: 0,
+            detections: Vec::with_capacity(MAX_PENDING),
+            paces: VecDeque::with_capacity(MAX_PENDING),
+            window: vec![vec![0.0; win]; n],
+            delineation: Delineation::default(),
+            rr: RhythmContext::default(),
+            last_beat_r: None,
+            cfg,
+        })
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &PipelineConfig {
+        &self.cfg
+    }
+
+    /// Delay of the conditioned signal behind the input, in samples (blanker look-ahead + filter delay).
+    pub fn conditioning_delay_samples(&self) -> u64 {
+        self.blanker.delay_samples() as u64 + self.filter_delay
+    }
+
+    /// Frames pushed so far.
+    pub fn samples_in(&self) -> u64 {
+        self.n_in
+    }
+
+    /// Non-finite input samples replaced by the lead's last valid value so far.
+    pub fn invalid_samples(&self) -> u64 {
+        self.invalid_samples
+    }
+
+    /// Push one frame (`frame_uv[l]` = lead `l` in µV; NaN = invalid sample) and the amplifier's pace flag.
+    /// Completed beats are appended to `out`.
+    pub fn process_frame(&mut self, frame_uv: &[f32], hw_pace: bool, out: &mut Vec<Beat>) {
+        for (l, v) in frame_uv.iter().take(self.n_leads).enumerate() {
+            let v = f64::from(*v);
+            if v.is_finite() {
+                self.last_valid[l] = v;
+            } else {
+                self.invalid_samples += 1;
+            }
+            self.frame[l] = self.last_valid[l];
+        }
+        self.n_in += 1;
+        let mut event = None;
+        let ready = self.blanker.process(&self.frame, hw_pace, &mut self.blanked, &mut event);
+        if let Some(e) = event {
+            if self.paces.len() == MAX_PENDING {
+                self.paces.pop_front();
+            }
+            self.paces.push_back(e);
+        }
+        if !ready {
+            return;
+        }
+        for ((f, x), y) in self.filters.iter_mut().zip(&self.blanked).zip(self.filtered.iter_mut()) {
+            *y = f.process(*x);
+        }
+        let slot = (self.n_filtered as usize % self.ring_len) * self.n_leads;
+        self.ring[slot..slot + self.n_leads].copy_from_slice(&self.filtered);
+        self.n_filtered += 1;
+        self.detections.clear();
+        self.detector.process(&self.filtered, &mut self.detections);
+        self.queue_detections();
+        let post = self.delineator.post_samples() as u64;
+        while let Some(d) = self.pending.front().copied() {
+            if d.r_sample + post >= self.n_filtered {
+                break;
+            }
+            self.pending.pop_front();
+            self.emit(d, out);
+        }
+    }
+
+    /// Push a block of planar lead data (`leads_uv[l][i]`), e.g. a whole recording or a chunk of one.
+    pub fn process_planar(&mut self, leads_uv: &[&[f32]], pace_flags: Option<&[bool]>, out: &mut Vec<Beat>) {
+        let n = leads_uv.iter().map(|l| l.len()).min().unwrap_or(0);
+        let mut frame = vec![0.0f32; self.n_leads];
+        for i in 0..n {
+            for (l, lead) in leads_uv.iter().enumerate().take(self.n_leads) {
+                frame[l] = lead[i];
+            }
+            let flag = pace_flags.and_then(|f| f.get(i)).copied().unwrap_or(false);
+            self.process_frame(&frame, flag, out);
+        }
+    }
+
+    /// End of input: decide and delineate the beats still pending, with whatever window is left.
+    pub fn finish(&mut self, out: &mut Vec<Beat>) {
+        self.detections.clear();
+        self.detector.finish(&mut self.detections);
+        self.queue_detections();
+        while let Some(d) = self.pending.pop_front() {
+            self.emit(d, out);
+        }
+    }
+
+    fn queue_detections(&mut self) {
+        for d in self.detections.drain(..) {
+            if self.pending.len() == MAX_PENDING {
+                self.dropped_detections += 1;
+                continue;
+            }
+            self.pending.push_back(d);
+        }
+    }
+
+    fn emit(&mut self, d: Detection, out: &mut Vec<Beat>) {
+        let pre = self.delineator.pre_samples() as u64;
+        let post = self.delineator.post_samples() as u64;
+        let oldest = self.n_filtered.saturating_sub(self.ring_len as u64);
+        let start = d.r_sample.saturating_sub(pre).max(oldest);
+        let end = (d.r_sample + post).min(self.n_filtered.saturating_sub(1));
+        if end <= start || d.r_sample < start {
+            return;
+        }
+        let len = (end - start + 1) as usize;
+        for (l, w) in self.window.iter_mut().enumerate() {
+            for (k, v) in w.iter_mut().enumerate().take(len) {
+                let s = (start as usize + k) % self.ring_len;
+                *v = self.ring[s * self.n_leads + l];
+            }
+        }
+        let views: Vec<&[f64]> = self.window.iter().map(|w| &w[..len]).collect();
+        self.delineator.delineate(&views, (d.r_sample - start) as usize, &mut self.delineation);
+        let to_sample = |i: usize| (start + i as u64).saturating_sub(self.filter_delay);
+        let dl = &self.delineation;
+        let r_sample = to_sample(dl.r_index);
+        // Two detections that delineate to the same QRS (e.g. a notched wide complex) are one beat.
+        if let Some(prev) = self.last_beat_r {
+            if r_sample <= prev + (self.cfg.fs_hz * self.cfg.detector.refractory_ms / 1000.0) as u64 {
+                return;
+            }
+        }
+        self.last_beat_r = Some(r_sample);
+        let global = Boundary {
+            onset_sample: dl.global.onset.map(to_sample),
+            offset_sample: dl.global.offset.map(to_sample),
+        };
+        let leads = self
+            .cfg
+            .lead_names
+            .iter()
+            .zip(&dl.leads)
+            .map(|(name, b)| LeadBoundary {
+                name: name.clone(),
+                bounds: Boundary { onset_sample: b.onset.map(to_sample), offset_sample: b.offset.map(to_sample) },
+            })
+            .collect();
+        let pace_sample = self.stimulus_for(global.onset_sample.unwrap_or(r_sample));
+        let class = self.classify(r_sample, &global, pace_sample);
+        out.push(Beat { r_sample, class, pace_sample, global, leads });
+    }
+
+    /// The first stimulus belonging to a QRS that starts at `onset`.
+    fn stimulus_for(&self, onset: u64) -> Option<u64> {
+        let ms = |v: f64| (v * self.cfg.fs_hz / 1000.0).round() as u64;
+        let (lo, hi) = (onset.saturating_sub(ms(PACE_BEFORE_ONSET_MS)), onset + ms(PACE_AFTER_ONSET_MS));
+        self.paces.iter().map(|p| p.sample).find(|s| (lo..=hi).contains(s))
+    }
+
+    fn classify(&mut self, r: u64, g: &Boundary, pace: Option<u64>) -> BeatClass {
+        let (Some(on), Some(off)) = (g.onset_sample, g.offset_sample) else {
+            return BeatClass::Unknown;
+        };
+        if pace.is_some() {
+            self.rr.last_r = Some(r);
+            return BeatClass::Paced;
+        }
+        let qrsd = (off - on) as f64;
+        let rr = self.rr.last_r.map(|p| (r - p.min(r)) as f64);
+        self.rr.last_r = Some(r);
+        let premature = matches!(rr, Some(rr) if self.rr.rr_mean > 0.0 && rr < 0.8 * self.rr.rr_mean);
+        let wide = self.rr.qrsd_mean > 0.0 && qrsd > 1.25 * self.rr.qrsd_mean;
+        if premature && wide {
+            return BeatClass::Ectopic;
+        }
+        if let Some(rr) = rr {
+            self.rr.rr_mean = if self.rr.rr_mean == 0.0 { rr } else { 0.9 * self.rr.rr_mean + 0.1 * rr };
+        }
+        self.rr.qrsd_mean = if self.rr.qrsd_mean == 0.0 { qrsd } else { 0.9 * self.rr.qrsd_mean + 0.1 * qrsd };
+        BeatClass::Intrinsic
+    }
+}
+
+/// Offline analysis of a whole recording through the live pipeline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Analysis {
+    /// Sampling rate of the record, Hz.
+    pub sampling_rate_hz: f64,
+    /// Samples per lead analysed.
+    pub n_samples: u64,
+    /// Beats in time order.
+    pub beats: Vec<Beat>,
+}
+
+/// Run `rec` through a pipeline built from `cfg` (its `fs_hz` and `lead_names` are taken from `rec`).
+pub fn analyze(rec: &qrsd_formats::Recording, mut cfg: PipelineConfig) -> Result<Analysis, PipelineError> {
+    cfg.fs_hz = rec.fs_hz;
+    cfg.lead_names = rec.leads.iter().map(|l| l.name.clone()).collect();
+    let mut p = Pipeline::new(cfg)?;
+    let leads: Vec<&[f32]> = rec.leads.iter().map(|l| l.samples_uv.as_slice()).collect();
+    let mut beats = Vec::new();
+    p.process_planar(&leads, None, &mut beats);
+    p.finish(&mut beats);
+    Ok(Analysis { sampling_rate_hz: rec.fs_hz, n_samples: rec.len_samples() as u64, beats })
+}

@@ -1,0 +1,235 @@
+//! `qrsd`: command-line entry point.
+//!
+//! - `qrsd analyze PATH [--json]`: run the live pipeline over a recorded file (WFDB `.hea`, EDF, CSV).
+//! - `qrsd eval ludb DIR`: score the pipeline against LUDB's cardiologist annotations.
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use qrsd_condition::FilterConfig;
+use qrsd_eval::{Conditioning, EvalReport};
+use qrsd_pipeline::PipelineConfig;
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(Parser)]
+#[command(name = "qrsd", version, about = "QRS duration measurement for CRT implantation")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Analyse a recorded ECG file (WFDB .hea, EDF/EDF+, CSV) and print its beats.
+    Analyze(AnalyzeArgs),
+    /// Score the pipeline against an annotated database.
+    Eval(EvalArgs),
+}
+
+#[derive(Args)]
+struct FilterArgs {
+    /// Mains notch frequency.
+    #[arg(long, value_enum, default_value = "50")]
+    notch: Notch,
+    /// Switch the 0.5 Hz high-pass off (the amplifier already filters).
+    #[arg(long)]
+    no_highpass: bool,
+    /// Switch the 150 Hz low-pass off.
+    #[arg(long)]
+    no_lowpass: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Notch {
+    #[value(name = "50")]
+    Hz50,
+    #[value(name = "60")]
+    Hz60,
+    Off,
+}
+
+impl FilterArgs {
+    fn config(&self) -> FilterConfig {
+        let mut f = FilterConfig::default();
+        f.notch_hz = match self.notch {
+            Notch::Hz50 => Some(50.0),
+            Notch::Hz60 => Some(60.0),
+            Notch::Off => None,
+        };
+        if self.no_highpass {
+            f.highpass_hz = None;
+        }
+        if self.no_lowpass {
+            f.lowpass_hz = None;
+        }
+        f
+    }
+}
+
+#[derive(Args)]
+struct AnalyzeArgs {
+    /// Recording: a WFDB header (.hea), an EDF/EDF+ file (.edf) or a CSV file (.csv).
+    path: PathBuf,
+    /// Print one JSON document (schema: docs/analyze-json.md).
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    filter: FilterArgs,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    /// Database kind.
+    #[arg(value_enum)]
+    db: Db,
+    /// Database folder (for LUDB: the folder holding RECORDS and data/).
+    dir: PathBuf,
+    /// Only these records (comma-separated names, e.g. 1,2,8).
+    #[arg(long, value_delimiter = ',')]
+    records: Option<Vec<String>>,
+    /// Condition offline with zero-phase (forward-backward) filters instead of the live causal path.
+    #[arg(long)]
+    zero_phase: bool,
+    /// Run both the causal and the zero-phase conditioning and print the offset differences.
+    #[arg(long)]
+    compare_zero_phase: bool,
+    /// Write each record's analyze JSON here (for the reference scorer).
+    #[arg(long)]
+    json_out: Option<PathBuf>,
+    /// Print per-record detection counts and QRSd errors.
+    #[arg(long)]
+    per_record: bool,
+    /// Exit with status 1 when a target of docs/validation.md is missed.
+    #[arg(long)]
+    check: bool,
+    /// Override a pipeline setting for an experiment, e.g. `delineation.lead_onset_fraction=0.05`.
+    #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
+    overrides: Vec<String>,
+    #[command(flatten)]
+    filter: FilterArgs,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Db {
+    Ludb,
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().cmd {
+        Cmd::Analyze(a) => analyze(a),
+        Cmd::Eval(e) => eval(e),
+    }
+}
+
+fn analyze(a: AnalyzeArgs) -> Result<()> {
+    let rec = qrsd_formats::open(&a.path).with_context(|| format!("reading {}", a.path.display()))?;
+    let mut cfg = PipelineConfig::new(rec.fs_hz, Vec::new());
+    cfg.filter = a.filter.config();
+    let t0 = Instant::now();
+    let analysis = qrsd_pipeline::analyze(&rec, cfg).context("building the pipeline")?;
+    let dt = t0.elapsed().as_secs_f64();
+    if a.json {
+        println!("{}", serde_json::to_string(&analysis)?);
+        return Ok(());
+    }
+    let fs = analysis.sampling_rate_hz;
+    let secs = analysis.n_samples as f64 / fs;
+    println!(
+        "{}: {} leads, {:.0} Hz, {:.1} s, {} beats ({:.0}x real time)",
+        a.path.display(),
+        rec.leads.len(),
+        fs,
+        secs,
+        analysis.beats.len(),
+        secs / dt.max(1e-9)
+    );
+    println!("{:>10} {:>10} {:>9} {:>10}", "r_sample", "class", "QRSd ms", "stim");
+    for b in &analysis.beats {
+        let q = b.global.duration_ms(fs).map(|v| format!("{v:.0}")).unwrap_or_else(|| "-".into());
+        let stim = b.pace_sample.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
+        println!("{:>10} {:>10} {:>9} {:>10}", b.r_sample, format!("{:?}", b.class).to_lowercase(), q, stim);
+    }
+    Ok(())
+}
+
+fn eval(e: EvalArgs) -> Result<()> {
+    let Db::Ludb = e.db;
+    let mut cfg = PipelineConfig::new(500.0, Vec::new());
+    cfg.filter = e.filter.config();
+    let cfg = apply_overrides(cfg, &e.overrides)?;
+    if let Some(dir) = &e.json_out {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let only = e.records.as_deref();
+    let cond = if e.zero_phase { Conditioning::ZeroPhase } else { Conditioning::Causal };
+    let rep = qrsd_eval::evaluate_ludb(&e.dir, &cfg, cond, only, e.json_out.as_deref())?;
+    print_report(&rep, cond, e.per_record);
+    if e.compare_zero_phase {
+        let zp = qrsd_eval::evaluate_ludb(&e.dir, &cfg, Conditioning::ZeroPhase, only, None)?;
+        print_report(&zp, Conditioning::ZeroPhase, false);
+        println!("causal − zero-phase, mean error difference (ms):");
+        for lead in ["II", "V1", "V6", "GLOBAL"] {
+            let d = |m: &str| {
+                let k = format!("{lead}.{m}");
+                rep.all.stats(&k).mean - zp.all.stats(&k).mean
+            };
+            println!("  {lead:<7} onset {:+.2}  offset {:+.2}  qrsd {:+.2}", d("onset"), d("offset"), d("qrsd"));
+        }
+    }
+    if e.check {
+        let fails = qrsd_eval::target_failures(&rep.all);
+        if !fails.is_empty() {
+            bail!("targets missed: {}", fails.join("; "));
+        }
+        println!("all targets met");
+    }
+    Ok(())
+}
+
+fn print_report(rep: &EvalReport, cond: Conditioning, per_record: bool) {
+    let label = match cond {
+        Conditioning::Causal => "live causal conditioning",
+        Conditioning::ZeroPhase => "zero-phase conditioning (offline)",
+    };
+    println!("LUDB, {} records, {label}", rep.per_record.len());
+    print!("{}", qrsd_eval::format_table("all records", &rep.all));
+    if rep.paced.tp + rep.paced.fn_ > 0 {
+        print!("{}", qrsd_eval::format_table("paced records (8 34 45 74 90 93 95 104 111)", &rep.paced));
+    }
+    println!(
+        "speed: {:.1} s of 12-lead signal in {:.3} s of pipeline time = {:.0}x real time",
+        rep.signal_seconds,
+        rep.analysis_seconds,
+        rep.signal_seconds / rep.analysis_seconds.max(1e-9)
+    );
+    if per_record {
+        for (name, t) in &rep.per_record {
+            let g = t.stats("GLOBAL.qrsd");
+            println!(
+                "record {name:>4}: TP {:>3} FN {:>2} FP {:>2}  global qrsd {:+6.1}±{:5.1}  onset {:+6.1} offset {:+6.1}",
+                t.tp,
+                t.fn_,
+                t.fp,
+                g.mean,
+                g.sd,
+                t.stats("GLOBAL.onset").mean,
+                t.stats("GLOBAL.offset").mean
+            );
+        }
+    }
+}
+
+/// Apply `section.key=value` overrides through the config's serde representation.
+fn apply_overrides(cfg: PipelineConfig, overrides: &[String]) -> Result<PipelineConfig> {
+    let mut v = serde_json::to_value(&cfg)?;
+    for o in overrides {
+        let (path, value) = o.split_once('=').with_context(|| format!("--set {o}: expected KEY=VALUE"))?;
+        let value: serde_json::Value = serde_json::from_str(value).with_context(|| format!("--set {o}: bad value"))?;
+        let mut slot = &mut v;
+        for part in path.split('.') {
+            slot = slot.get_mut(part).with_context(|| format!("--set {o}: no setting {path}"))?;
+        }
+        *slot = value;
+    }
+    Ok(serde_json::from_value(v)?)
+}
