@@ -43,6 +43,8 @@ pub struct DelineationConfig {
     pub lead_margin_ms: f64,
     /// Longest QRS half-width searched from R, ms (wide paced and LBBB beats reach 250 ms).
     pub max_half_width_ms: f64,
+    /// Stop a boundary walk at a local minimum of |slope| (a flattening) before the threshold.
+    pub stop_at_minimum: bool,
 }
 
 impl Default for DelineationConfig {
@@ -53,11 +55,12 @@ impl Default for DelineationConfig {
             derivative_half_span_ms: 4.0,
             global_fraction: 0.08,
             quiet_ms: 12.0,
-            lead_detect_fraction: 0.3,
-            lead_onset_fraction: 0.1,
-            lead_offset_fraction: 0.1,
+            lead_detect_fraction: 0.15,
+            lead_onset_fraction: 0.05,
+            lead_offset_fraction: 0.125,
             lead_margin_ms: 20.0,
             max_half_width_ms: 220.0,
+            stop_at_minimum: true,
         }
     }
 }
@@ -211,22 +214,31 @@ impl Delineator {
 }
 
 /// Per-lead boundaries of slope `d` searched inside `[lo, hi]`.
+///
+/// As in wavelet delineation (Martínez et al., IEEE TBME 2004, doi:10.1109/TBME.2003.821031): the first
+/// and last *significant* slope extrema of the lead (local maxima of |slope| reaching
+/// `lead_detect_fraction` of its largest) bound the QRS; the onset lies before the first where |slope|
+/// falls under `lead_onset_fraction` of *that extremum* (not of the largest), or at the local |slope|
+/// minimum that comes first; the offset likewise after the last extremum. Thresholds relative to the
+/// first/last wave keep a small initial q or terminal s wave inside the QRS.
 fn lead_bounds(d: &[f64], lo: usize, hi: usize, cfg: &DelineationConfig) -> Bounds {
     let max = d[lo..=hi].iter().fold(0.0f64, |m, v| m.max(v.abs()));
     if max <= 0.0 {
         return Bounds::default();
     }
-    let detect = cfg.lead_detect_fraction * max;
-    let Some(first) = (lo..=hi).find(|i| d[*i].abs() >= detect) else { return Bounds::default() };
-    let Some(last) = (lo..=hi).rev().find(|i| d[*i].abs() >= detect) else { return Bounds::default() };
-    let on_thr = cfg.lead_onset_fraction * max;
-    let off_thr = cfg.lead_offset_fraction * max;
+    let a = |i: usize| d[i].abs();
+    let sig = cfg.lead_detect_fraction * max;
+    let is_peak = |i: usize| a(i) >= sig && (i == 0 || a(i) >= a(i - 1)) && (i + 1 >= d.len() || a(i) >= a(i + 1));
+    let Some(first) = (lo..=hi).find(|i| is_peak(*i)) else { return Bounds::default() };
+    let Some(last) = (lo..=hi).rev().find(|i| is_peak(*i)) else { return Bounds::default() };
+    let on_thr = cfg.lead_onset_fraction * a(first);
+    let off_thr = cfg.lead_offset_fraction * a(last);
     let mut onset = first;
-    while onset > 0 && d[onset - 1].abs() >= on_thr {
+    while onset > 0 && a(onset - 1) >= on_thr && !(cfg.stop_at_minimum && a(onset - 1) > a(onset)) {
         onset -= 1;
     }
     let mut offset = last;
-    while offset + 1 < d.len() && d[offset + 1].abs() >= off_thr {
+    while offset + 1 < d.len() && a(offset + 1) >= off_thr && !(cfg.stop_at_minimum && a(offset + 1) > a(offset)) {
         offset += 1;
     }
     Bounds { onset: Some(onset), offset: Some(offset) }

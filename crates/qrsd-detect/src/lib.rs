@@ -276,7 +276,9 @@ impl QrsDetector {
         if p.slope_idx <= last.slope_idx || dt < self.ms(self.cfg.refractory_ms) {
             return true;
         }
-        dt < self.ms(360.0) && p.slope < 0.5 * last.slope
+        // Pan-Tompkins test T waves within 360 ms at half the slope. Paced beats and slow rhythms (long QT)
+        // put the T wave later: up to 500 ms a much flatter peak (< 30 % of the slope) is a T wave too.
+        (dt < self.ms(360.0) && p.slope < 0.5 * last.slope) || (dt < self.ms(500.0) && p.slope < 0.3 * last.slope)
     }
 
     fn end_learning(&mut self, out: &mut impl Extend<Detection>) {
