@@ -1,0 +1,191 @@
+//! Internal tests that look at the QRS component on its own (the public signal sums P, QRS, T and stimuli).
+
+use crate::synth::{twelve, LEAD_THRESHOLD_REL, LEAD_THRESHOLD_UV};
+use crate::{BeatClass, BeatTruth, Rhythm, Sample, Synth, SynthConfig, LEAD_NAMES_12};
+
+/// Runs `cfg` for `seconds`, returning the truth and the logged QRS component of every completed beat.
+fn run(cfg: SynthConfig, seconds: f64) -> (Vec<BeatTruth>, Synth) {
+    let mut synth = Synth::new(cfg).unwrap();
+    let mut buf = vec![Sample::default(); (seconds * synth.fs_hz()) as usize];
+    synth.fill(&mut buf);
+    let truth: Vec<_> = synth.drain_truth().collect();
+    (truth, synth)
+}
+
+fn scenarios() -> Vec<SynthConfig> {
+    let mut out = Vec::new();
+    for fs in [250.0, 500.0, 1000.0, 2000.0] {
+        out.push(SynthConfig {
+            fs_hz: fs,
+            lbbb: false,
+            qrsd_ms: 90.0,
+            ectopic_probability: 0.1,
+            seed: 11,
+            ..SynthConfig::default()
+        });
+        out.push(SynthConfig {
+            fs_hz: fs,
+            qrsd_ms: 170.0,
+            seed: 12,
+            ..SynthConfig::default()
+        });
+        out.push(SynthConfig {
+            fs_hz: fs,
+            rhythm: Rhythm::Biv,
+            qrsd_ms: 130.0,
+            fusion_probability: 0.2,
+            loss_of_capture_probability: 0.2,
+            ectopic_probability: 0.1,
+            seed: 13,
+            ..SynthConfig::default()
+        });
+    }
+    out
+}
+
+#[test]
+fn qrs_component_support_and_per_lead_threshold_rule() {
+    for cfg in scenarios() {
+        let fs = cfg.fs_hz;
+        let (truth, synth) = run(cfg, 30.0);
+        assert!(truth.len() > 20);
+        for t in &truth {
+            let (_, q) = synth
+                .qrs_log
+                .iter()
+                .find(|(on, _)| *on == t.onset_sample)
+                .unwrap();
+            assert_eq!(q.len() as u64, t.offset_sample - t.onset_sample + 1);
+            // Global support: nonzero at both ends (outside, the component does not exist).
+            for edge in [q.first().unwrap(), q.last().unwrap()] {
+                assert!(edge.iter().any(|&x| x != 0.0), "{t:?}");
+            }
+            let rows: Vec<[f64; 12]> = q.iter().map(twelve).collect();
+            for (l, name) in LEAD_NAMES_12.iter().enumerate() {
+                let peak = rows.iter().fold(0.0_f64, |m, r| m.max(r[l].abs()));
+                let thr = (LEAD_THRESHOLD_REL * peak).max(LEAD_THRESHOLD_UV);
+                match t.per_lead[l] {
+                    None => assert!(peak <= LEAD_THRESHOLD_UV, "{name} {peak}"),
+                    Some(w) => {
+                        assert!(
+                            w.onset_sample >= t.onset_sample && w.offset_sample <= t.offset_sample
+                        );
+                        assert!(w.onset_sample < w.offset_sample, "{name} {w:?}");
+                        for (k, r) in rows.iter().enumerate() {
+                            let s = t.onset_sample + k as u64;
+                            if s < w.onset_sample || s > w.offset_sample {
+                                assert!(r[l].abs() <= thr, "{name} sample {s} {} > {thr}", r[l]);
+                            }
+                            if s == w.onset_sample || s == w.offset_sample {
+                                assert!(r[l].abs() > thr);
+                            }
+                        }
+                    }
+                }
+            }
+            // The visible 12-lead QRS starts and ends within a few ms of the support.
+            let span = t.lead_span().unwrap();
+            let ms = |d: u64| d as f64 * 1000.0 / fs;
+            let tol = 4.0 + 1000.0 / fs;
+            assert!(ms(span.onset_sample - t.onset_sample) <= tol, "{fs} {t:?}");
+            assert!(
+                ms(t.offset_sample - span.offset_sample) <= tol,
+                "{fs} {t:?}"
+            );
+            // Peak magnitude inside the window.
+            assert!(t.r_sample > t.onset_sample && t.r_sample < t.offset_sample);
+        }
+    }
+}
+
+#[test]
+fn qrs_amplitudes_and_onset_slopes_are_physiological() {
+    for cfg in scenarios() {
+        let fs = cfg.fs_hz;
+        let (truth, synth) = run(cfg, 20.0);
+        for t in &truth {
+            let (_, q) = synth
+                .qrs_log
+                .iter()
+                .find(|(on, _)| *on == t.onset_sample)
+                .unwrap();
+            let rows: Vec<[f64; 12]> = q.iter().map(twelve).collect();
+            let peak = rows
+                .iter()
+                .flat_map(|r| r.iter())
+                .fold(0.0_f64, |m, x| m.max(x.abs()));
+            assert!(
+                (500.0..=2500.0).contains(&peak),
+                "{:?} peak {peak}",
+                t.class
+            );
+            // Steepest lead between 5 and 10 ms after onset: tens of µV/ms.
+            let k5 = (5.0 * fs / 1000.0).round() as usize;
+            let k10 = (10.0 * fs / 1000.0).round() as usize;
+            let slope = (0..12)
+                .map(|l| (rows[k10][l] - rows[k5][l]).abs() / ((k10 - k5) as f64 * 1000.0 / fs))
+                .fold(0.0, f64::max);
+            assert!(slope >= 10.0, "{:?} onset slope {slope} µV/ms", t.class);
+            // Same at the end of the complex.
+            let n = rows.len() - 1;
+            let slope_end = (0..12)
+                .map(|l| {
+                    (rows[n - k10][l] - rows[n - k5][l]).abs() / ((k10 - k5) as f64 * 1000.0 / fs)
+                })
+                .fold(0.0, f64::max);
+            assert!(
+                slope_end >= 10.0,
+                "{:?} offset slope {slope_end} µV/ms",
+                t.class
+            );
+        }
+    }
+}
+
+#[test]
+fn some_leads_start_later_or_end_earlier_than_global() {
+    let (truth, _) = run(SynthConfig::default(), 20.0);
+    let late = truth
+        .iter()
+        .filter(|t| {
+            t.per_lead.iter().flatten().any(|w| {
+                w.onset_sample > t.onset_sample + 5 || w.offset_sample + 5 < t.offset_sample
+            })
+        })
+        .count();
+    assert_eq!(late, truth.len());
+}
+
+#[test]
+fn lbbb_intrinsic_beats_have_lbbb_shape() {
+    let (truth, synth) = run(SynthConfig::default(), 10.0);
+    for t in &truth {
+        assert_eq!(t.class, BeatClass::Intrinsic);
+        let (_, q) = synth
+            .qrs_log
+            .iter()
+            .find(|(on, _)| *on == t.onset_sample)
+            .unwrap();
+        let max = |l: usize| q.iter().fold(f64::MIN, |m, r| m.max(r[l]));
+        let min = |l: usize| q.iter().fold(f64::MAX, |m, r| m.min(r[l]));
+        // Deep QS in V1, dominant R in I and V6.
+        assert!(
+            min(2) < -600.0 && max(2) < 0.1 * -min(2),
+            "V1 {} {}",
+            min(2),
+            max(2)
+        );
+        assert!(
+            max(0) > 300.0 && min(0) > -0.15 * max(0),
+            "I {} {}",
+            min(0),
+            max(0)
+        );
+        assert!(
+            max(7) > 400.0 && min(7) > -0.15 * max(7),
+            "V6 {} {}",
+            min(7),
+            max(7)
+        );
+    }
+}
