@@ -45,6 +45,12 @@ pub struct DelineationConfig {
     pub max_half_width_ms: f64,
     /// Stop a boundary walk at a local minimum of |slope| (a flattening) before the threshold.
     pub stop_at_minimum: bool,
+    /// A slope extremum is significant only above this multiple of the lead's median |slope| (noise).
+    pub noise_factor: f64,
+    /// A boundary walk stops below this multiple of the lead's median |slope|.
+    pub walk_noise_factor: f64,
+    /// Global onset/offset = this-earliest onset / this-latest offset over the leads (with ≥ 6 leads).
+    pub global_rank: usize,
 }
 
 impl Default for DelineationConfig {
@@ -56,11 +62,14 @@ impl Default for DelineationConfig {
             global_fraction: 0.08,
             quiet_ms: 12.0,
             lead_detect_fraction: 0.15,
-            lead_onset_fraction: 0.05,
-            lead_offset_fraction: 0.125,
+            lead_onset_fraction: 0.02,
+            lead_offset_fraction: 0.02,
             lead_margin_ms: 20.0,
             max_half_width_ms: 220.0,
-            stop_at_minimum: true,
+            stop_at_minimum: false,
+            noise_factor: 5.0,
+            walk_noise_factor: 0.6,
+            global_rank: 2,
         }
     }
 }
@@ -92,13 +101,14 @@ pub struct Delineator {
     fs_hz: f64,
     slopes: Vec<Vec<f64>>,
     summed: Vec<f64>,
+    scratch: Vec<f64>,
 }
 
 impl Delineator {
     /// A delineator for `n_leads` leads at `fs_hz`.
     pub fn new(cfg: DelineationConfig, fs_hz: f64, n_leads: usize) -> Self {
         let len = ((cfg.pre_ms + cfg.post_ms) * fs_hz / 1000.0).ceil() as usize + 2;
-        Self { cfg, fs_hz, slopes: vec![vec![0.0; len]; n_leads], summed: vec![0.0; len] }
+        Self { cfg, fs_hz, slopes: vec![vec![0.0; len]; n_leads], summed: vec![0.0; len], scratch: vec![0.0; len] }
     }
 
     /// The settings in use.
@@ -147,15 +157,34 @@ impl Delineator {
 
         let margin = self.samples(self.cfg.lead_margin_ms);
         let (lo, hi) = (g_on.saturating_sub(margin), (g_off + margin).min(n - 1));
-        let (mut first, mut last) = (usize::MAX, 0usize);
+        // The k-th earliest onset and k-th latest offset (k = global_rank): with many leads, one lead that
+        // a noise burst stretched must not set the global QRS alone.
+        let mut ons = [usize::MAX; 64];
+        let mut offs = [0usize; 64];
+        let mut n_ok = 0;
         for (l, d) in self.slopes.iter().enumerate().take(leads.len()) {
-            let b = lead_bounds(&d[..n], lo, hi, &self.cfg);
+            // Noise level of this lead's slope: the median |slope| over the window (mostly outside the QRS).
+            let sc = &mut self.scratch[..n];
+            for (o, v) in sc.iter_mut().zip(&d[..n]) {
+                *o = v.abs();
+            }
+            let noise = *sc.select_nth_unstable_by(n / 2, f64::total_cmp).1;
+            let b = lead_bounds(&d[..n], lo, hi, noise, &self.cfg);
             if let (Some(on), Some(off)) = (b.onset, b.offset) {
-                first = first.min(on);
-                last = last.max(off);
+                if n_ok < ons.len() {
+                    ons[n_ok] = on;
+                    offs[n_ok] = off;
+                    n_ok += 1;
+                }
             }
             out.leads[l] = b;
         }
+        let k = if n_ok >= 6 { self.cfg.global_rank.max(1) - 1 } else { 0 };
+        if n_ok > 0 {
+            ons[..n_ok].sort_unstable();
+            offs[..n_ok].sort_unstable_by(|a, b| b.cmp(a));
+        }
+        let (first, last) = if n_ok > 0 { (ons[k.min(n_ok - 1)], offs[k.min(n_ok - 1)]) } else { (1, 0) };
         if first <= last {
             out.global = Bounds { onset: Some(first), offset: Some(last) };
             out.r_index = refine_r(leads, first, last);
@@ -221,18 +250,20 @@ impl Delineator {
 /// falls under `lead_onset_fraction` of *that extremum* (not of the largest), or at the local |slope|
 /// minimum that comes first; the offset likewise after the last extremum. Thresholds relative to the
 /// first/last wave keep a small initial q or terminal s wave inside the QRS.
-fn lead_bounds(d: &[f64], lo: usize, hi: usize, cfg: &DelineationConfig) -> Bounds {
+fn lead_bounds(d: &[f64], lo: usize, hi: usize, noise: f64, cfg: &DelineationConfig) -> Bounds {
     let max = d[lo..=hi].iter().fold(0.0f64, |m, v| m.max(v.abs()));
     if max <= 0.0 {
         return Bounds::default();
     }
     let a = |i: usize| d[i].abs();
-    let sig = cfg.lead_detect_fraction * max;
+    // A wave is significant against the lead's largest slope and against its own noise.
+    let sig = (cfg.lead_detect_fraction * max).max(cfg.noise_factor * noise);
     let is_peak = |i: usize| a(i) >= sig && (i == 0 || a(i) >= a(i - 1)) && (i + 1 >= d.len() || a(i) >= a(i + 1));
     let Some(first) = (lo..=hi).find(|i| is_peak(*i)) else { return Bounds::default() };
     let Some(last) = (lo..=hi).rev().find(|i| is_peak(*i)) else { return Bounds::default() };
-    let on_thr = cfg.lead_onset_fraction * a(first);
-    let off_thr = cfg.lead_offset_fraction * a(last);
+    let floor = cfg.walk_noise_factor * noise;
+    let on_thr = (cfg.lead_onset_fraction * a(first)).max(floor);
+    let off_thr = (cfg.lead_offset_fraction * a(last)).max(floor);
     let mut onset = first;
     while onset > 0 && a(onset - 1) >= on_thr && !(cfg.stop_at_minimum && a(onset - 1) > a(onset)) {
         onset -= 1;

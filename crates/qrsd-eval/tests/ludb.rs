@@ -25,15 +25,18 @@ fn ludb_detection_meets_targets_and_delineation_does_not_regress() {
     assert!(t.ppv() >= 99.5, "PPV {:.2}%", t.ppv());
     // (measure, max |mean| ms, max SD ms) = today's figures + ~1 ms.
     let bounds = [
-        ("II.onset", 10.0, 15.5),
-        ("II.offset", 8.0, 21.0),
-        ("V1.onset", 8.5, 13.5),
-        ("V1.offset", 6.5, 14.0),
-        ("V6.onset", 13.0, 12.5),
-        ("V6.offset", 17.0, 15.0),
-        ("GLOBAL.onset", 8.0, 13.5),
-        ("GLOBAL.offset", 6.5, 18.0),
-        ("GLOBAL.qrsd", 13.0, 25.0),
+        ("II.onset", 6.5, 15.0),
+        ("II.offset", 4.5, 18.5),
+        ("II.qrsd", 10.0, 25.0),
+        ("V1.onset", 5.0, 13.5),
+        ("V1.offset", 5.0, 13.0),
+        ("V1.qrsd", 1.5, 18.0),
+        ("V6.onset", 7.5, 12.0),
+        ("V6.offset", 8.5, 16.0),
+        ("V6.qrsd", 15.0, 20.5),
+        ("GLOBAL.onset", 7.5, 12.0),
+        ("GLOBAL.offset", 3.5, 14.5),
+        ("GLOBAL.qrsd", 10.0, 19.5),
     ];
     for (key, mean, sd) in bounds {
         let s = t.stats(key);

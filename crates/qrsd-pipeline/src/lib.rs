@@ -67,8 +67,9 @@ pub enum PipelineError {
     Leads(usize),
 }
 
-/// Longest interval between a stimulus and the QRS onset it caused (LV latency in scarred tissue), ms.
-const PACE_BEFORE_ONSET_MS: f64 = 80.0;
+/// Longest interval between a stimulus and the QRS onset it caused (LV latency in scarred tissue up to
+/// 80 ms, plus onset uncertainty), ms.
+const PACE_BEFORE_ONSET_MS: f64 = 100.0;
 /// A stimulus marked slightly after the onset still belongs to the beat (blanking, V-V offsets), ms.
 const PACE_AFTER_ONSET_MS: f64 = 20.0;
 /// Pending detections and remembered stimuli are bounded (a hostile signal cannot grow memory).
