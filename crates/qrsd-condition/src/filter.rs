@@ -21,14 +21,22 @@ pub struct FilterConfig {
 
 impl Default for FilterConfig {
     fn default() -> Self {
-        Self { highpass_hz: Some(0.5), lowpass_hz: Some(150.0), notch_hz: Some(50.0) }
+        Self {
+            highpass_hz: Some(0.5),
+            lowpass_hz: Some(150.0),
+            notch_hz: Some(50.0),
+        }
     }
 }
 
 impl FilterConfig {
     /// No filtering at all (signal passes unchanged).
     pub fn off() -> Self {
-        Self { highpass_hz: None, lowpass_hz: None, notch_hz: None }
+        Self {
+            highpass_hz: None,
+            lowpass_hz: None,
+            notch_hz: None,
+        }
     }
 
     /// The low-pass corner actually used at `fs_hz` (150 Hz capped at 0.4 × fs).
@@ -55,7 +63,13 @@ struct HighPass1 {
 impl HighPass1 {
     fn new(fs_hz: f64, fc_hz: f64) -> Self {
         let k = (std::f64::consts::PI * fc_hz / fs_hz).tan();
-        Self { b: k / (1.0 + k), a: (k - 1.0) / (1.0 + k), x1: 0.0, lp1: 0.0, primed: false }
+        Self {
+            b: k / (1.0 + k),
+            a: (k - 1.0) / (1.0 + k),
+            x1: 0.0,
+            lp1: 0.0,
+            primed: false,
+        }
     }
 
     #[inline]
@@ -109,14 +123,21 @@ impl LeadFilter {
         let nyquist_hz = fs_hz / 2.0;
         let hp = match cfg.highpass_hz {
             Some(f) if !(f > 0.0 && f < 5.0) => {
-                return Err(ConditionError::Parameter { what: "highpass_hz", value: f })
+                return Err(ConditionError::Parameter {
+                    what: "highpass_hz",
+                    value: f,
+                })
             }
             Some(f) => Some(HighPass1::new(fs_hz, f)),
             None => None,
         };
         let section = |ty: Type<f64>, what: &'static str, hz: f64, q: f64| {
             if !(hz > 0.0 && hz < nyquist_hz) {
-                return Err(ConditionError::AboveNyquist { what, hz, nyquist_hz });
+                return Err(ConditionError::AboveNyquist {
+                    what,
+                    hz,
+                    nyquist_hz,
+                });
             }
             let c = Coefficients::<f64>::from_params(ty, fs_hz.hz(), hz.hz(), q)
                 .map_err(|_| ConditionError::Parameter { what, value: hz })?;
@@ -124,17 +145,30 @@ impl LeadFilter {
         };
         let notch = match cfg.notch_hz {
             Some(f) if !(40.0..=70.0).contains(&f) => {
-                return Err(ConditionError::Parameter { what: "notch_hz", value: f })
+                return Err(ConditionError::Parameter {
+                    what: "notch_hz",
+                    value: f,
+                })
             }
             Some(f) => Some(section(Type::Notch, "notch", f, NOTCH_Q)?),
             None => None,
         };
         let lp = match cfg.effective_lowpass_hz(fs_hz) {
-            Some(f) if f < 20.0 => return Err(ConditionError::Parameter { what: "lowpass_hz", value: f }),
+            Some(f) if f < 20.0 => {
+                return Err(ConditionError::Parameter {
+                    what: "lowpass_hz",
+                    value: f,
+                })
+            }
             Some(f) => Some(section(Type::LowPass, "lowpass", f, Q_BUTTERWORTH_F64)?),
             None => None,
         };
-        Ok(Self { hp, notch, lp, fs_hz })
+        Ok(Self {
+            hp,
+            notch,
+            lp,
+            fs_hz,
+        })
     }
 
     /// Filter one sample (µV in, µV out).
@@ -226,12 +260,20 @@ mod tests {
     fn band_edges_and_notch() {
         for fs in [250.0, 360.0, 500.0, 1000.0, 2000.0] {
             let f = LeadFilter::new(&FilterConfig::default(), fs).unwrap();
-            assert!((gain_db(&f, 0.5) + 3.0).abs() < 0.3, "fs {fs}: {}", gain_db(&f, 0.5));
+            assert!(
+                (gain_db(&f, 0.5) + 3.0).abs() < 0.3,
+                "fs {fs}: {}",
+                gain_db(&f, 0.5)
+            );
             assert!(gain_db(&f, 10.0).abs() < 0.1);
             assert!(gain_db(&f, 50.0) < -40.0, "notch at fs {fs}");
             assert!(gain_db(&f, 45.0) > -1.0, "notch too wide at fs {fs}");
             let lp = FilterConfig::default().effective_lowpass_hz(fs).unwrap();
-            assert!((gain_db(&f, lp) + 3.0).abs() < 0.5, "fs {fs} lp {lp}: {}", gain_db(&f, lp));
+            assert!(
+                (gain_db(&f, lp) + 3.0).abs() < 0.5,
+                "fs {fs} lp {lp}: {}",
+                gain_db(&f, lp)
+            );
         }
     }
 
@@ -239,7 +281,10 @@ mod tests {
     fn stated_delay_matches_measured_impulse_centroid_of_a_qrs_like_pulse() {
         // A 40 ms Hann pulse: the filtered pulse's peak must sit `group_delay` samples later (±0.5 sample).
         for fs in [500.0, 1000.0] {
-            let cfg = FilterConfig { highpass_hz: None, ..FilterConfig::default() };
+            let cfg = FilterConfig {
+                highpass_hz: None,
+                ..FilterConfig::default()
+            };
             let mut f = LeadFilter::new(&cfg, fs).unwrap();
             let w = (0.04 * fs) as usize;
             let centre = 100 + w / 2;
@@ -256,17 +301,44 @@ mod tests {
             let y: Vec<f64> = x.iter().map(|v| f.process(*v)).collect();
             let peak = (0..y.len()).max_by(|a, b| y[*a].total_cmp(&y[*b])).unwrap();
             let d = f.group_delay_samples();
-            assert!(((peak as f64) - centre as f64 - d).abs() <= 1.0, "fs {fs}: peak {peak} centre {centre} d {d}");
-            assert!(d / fs * 1000.0 < 2.0, "low-pass delay {d} samples is more than 2 ms");
+            assert!(
+                ((peak as f64) - centre as f64 - d).abs() <= 1.0,
+                "fs {fs}: peak {peak} centre {centre} d {d}"
+            );
+            assert!(
+                d / fs * 1000.0 < 2.0,
+                "low-pass delay {d} samples is more than 2 ms"
+            );
         }
     }
 
     #[test]
     fn rejects_bad_corners() {
-        assert!(LeadFilter::new(&FilterConfig { notch_hz: Some(60.0), ..Default::default() }, 100.0).is_err());
-        assert!(LeadFilter::new(&FilterConfig { notch_hz: Some(10.0), ..Default::default() }, 500.0).is_err());
+        assert!(LeadFilter::new(
+            &FilterConfig {
+                notch_hz: Some(60.0),
+                ..Default::default()
+            },
+            100.0
+        )
+        .is_err());
+        assert!(LeadFilter::new(
+            &FilterConfig {
+                notch_hz: Some(10.0),
+                ..Default::default()
+            },
+            500.0
+        )
+        .is_err());
         assert!(LeadFilter::new(&FilterConfig::default(), 20.0).is_err());
-        assert!(LeadFilter::new(&FilterConfig { highpass_hz: Some(-1.0), ..Default::default() }, 500.0).is_err());
+        assert!(LeadFilter::new(
+            &FilterConfig {
+                highpass_hz: Some(-1.0),
+                ..Default::default()
+            },
+            500.0
+        )
+        .is_err());
         assert!(LeadFilter::new(&FilterConfig::default(), f64::NAN).is_err());
     }
 
@@ -288,7 +360,11 @@ mod tests {
         let x: Vec<f64> = (0..2000)
             .map(|i| {
                 let t = (i as f64 - 1000.0) / 10.0;
-                if t.abs() < 1.0 { 1000.0 * (0.5 + 0.5 * (std::f64::consts::PI * t).cos()) } else { 0.0 }
+                if t.abs() < 1.0 {
+                    1000.0 * (0.5 + 0.5 * (std::f64::consts::PI * t).cos())
+                } else {
+                    0.0
+                }
             })
             .collect();
         let y = filtfilt(&FilterConfig::default(), fs, &x).unwrap();

@@ -30,7 +30,12 @@ pub struct PaceConfig {
 impl Default for PaceConfig {
     fn default() -> Self {
         // 400 µV sits above the largest muscle/noise protrusions seen in 191 unpaced LUDB records (≈ 310 µV).
-        Self { software_detection: true, threshold_uv: 400.0, max_width_ms: 2.0, blank_ms: 4.0 }
+        Self {
+            software_detection: true,
+            threshold_uv: 400.0,
+            max_width_ms: 2.0,
+            blank_ms: 4.0,
+        }
     }
 }
 
@@ -69,11 +74,17 @@ impl PaceBlanker {
     /// A blanker for `n_leads` leads at `fs_hz`.
     pub fn new(cfg: PaceConfig, fs_hz: f64, n_leads: usize) -> Result<Self, ConditionError> {
         check_fs(fs_hz)?;
-        if !(cfg.threshold_uv > 0.0) {
-            return Err(ConditionError::Parameter { what: "threshold_uv", value: cfg.threshold_uv });
+        if cfg.threshold_uv.is_nan() || cfg.threshold_uv <= 0.0 {
+            return Err(ConditionError::Parameter {
+                what: "threshold_uv",
+                value: cfg.threshold_uv,
+            });
         }
         if !(0.0..=10.0).contains(&cfg.max_width_ms) || !(0.0..=50.0).contains(&cfg.blank_ms) {
-            return Err(ConditionError::Parameter { what: "max_width_ms/blank_ms", value: cfg.max_width_ms });
+            return Err(ConditionError::Parameter {
+                what: "max_width_ms/blank_ms",
+                value: cfg.max_width_ms,
+            });
         }
         let max_width = ((cfg.max_width_ms * fs_hz / 1000.0).ceil() as usize).max(1);
         let blank = (cfg.blank_ms * fs_hz / 1000.0).ceil() as usize;
@@ -123,14 +134,15 @@ impl PaceBlanker {
 
         if hw_pace_flag {
             self.mark(now, now + 1, true, event);
-        } else if self.cfg.software_detection && now >= self.max_width as u64 + 1 {
+        } else if self.cfg.software_detection && now > self.max_width as u64 {
             // A run of w samples [k, k+w) standing out from x[k−1] and x[k+w] = the newest sample.
             for w in 1..=self.max_width as u64 {
                 let k = now - w;
                 let hit = (0..self.n_leads).any(|l| {
                     let left = self.raw(k, l) - self.raw(k - 1, l);
                     let right = self.raw(k + w - 1, l) - self.raw(now, l);
-                    left.signum() == right.signum() && left.abs().min(right.abs()) >= self.cfg.threshold_uv
+                    left.signum() == right.signum()
+                        && left.abs().min(right.abs()) >= self.cfg.threshold_uv
                 });
                 if hit {
                     self.mark(k, now, false, event);
@@ -166,10 +178,15 @@ impl PaceBlanker {
         }
         self.blank_end = self.blank_end.max(new_end);
         // One event per stimulus: a flag held for several samples, or a detection re-found, is one pulse.
-        let fresh = self.last_event.is_none_or(|e| start > e + self.max_width as u64 + self.blank as u64);
+        let fresh = self
+            .last_event
+            .is_none_or(|e| start > e + self.max_width as u64 + self.blank as u64);
         if fresh {
             self.last_event = Some(start);
-            *event = Some(PaceEvent { sample: start, hardware });
+            *event = Some(PaceEvent {
+                sample: start,
+                hardware,
+            });
         }
     }
 }
@@ -203,8 +220,17 @@ mod tests {
         }
         let flags = vec![false; x.len()];
         let (out, ev, d) = run(fs, &x, &flags);
-        assert_eq!(ev, vec![PaceEvent { sample: 100, hardware: false }]);
-        assert!(out.iter().take(200).all(|v| v.abs() < 1e-9), "spike leaked through blanking");
+        assert_eq!(
+            ev,
+            vec![PaceEvent {
+                sample: 100,
+                hardware: false
+            }]
+        );
+        assert!(
+            out.iter().take(200).all(|v| v.abs() < 1e-9),
+            "spike leaked through blanking"
+        );
         assert_eq!(out[310], x[310], "QRS must pass unchanged");
         assert_eq!(out.len(), x.len() - d);
     }
@@ -218,7 +244,13 @@ mod tests {
         flags[50] = true;
         flags[51] = true;
         let (out, ev, _) = run(fs, &x, &flags);
-        assert_eq!(ev, vec![PaceEvent { sample: 50, hardware: true }]);
+        assert_eq!(
+            ev,
+            vec![PaceEvent {
+                sample: 50,
+                hardware: true
+            }]
+        );
         // The ramp is restored by the interpolation: the blanked stretch stays on the line.
         for (i, v) in out.iter().enumerate().take(80) {
             assert!((v - i as f64).abs() < 1.0, "sample {i}: {v}");
@@ -227,7 +259,10 @@ mod tests {
 
     #[test]
     fn rejects_bad_config() {
-        let bad = PaceConfig { threshold_uv: 0.0, ..Default::default() };
+        let bad = PaceConfig {
+            threshold_uv: 0.0,
+            ..Default::default()
+        };
         assert!(PaceBlanker::new(bad, 500.0, 8).is_err());
         assert!(PaceBlanker::new(PaceConfig::default(), 5.0, 8).is_err());
     }

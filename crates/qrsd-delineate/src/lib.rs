@@ -108,7 +108,13 @@ impl Delineator {
     /// A delineator for `n_leads` leads at `fs_hz`.
     pub fn new(cfg: DelineationConfig, fs_hz: f64, n_leads: usize) -> Self {
         let len = ((cfg.pre_ms + cfg.post_ms) * fs_hz / 1000.0).ceil() as usize + 2;
-        Self { cfg, fs_hz, slopes: vec![vec![0.0; len]; n_leads], summed: vec![0.0; len], scratch: vec![0.0; len] }
+        Self {
+            cfg,
+            fs_hz,
+            slopes: vec![vec![0.0; len]; n_leads],
+            summed: vec![0.0; len],
+            scratch: vec![0.0; len],
+        }
     }
 
     /// The settings in use.
@@ -146,14 +152,19 @@ impl Delineator {
         let per_ms = self.fs_hz / 1000.0 / (2 * h) as f64;
         self.summed[..n].fill(0.0);
         for (x, d) in leads.iter().zip(self.slopes.iter_mut()) {
-            for i in 0..n {
+            for (i, (di, si)) in d[..n]
+                .iter_mut()
+                .zip(self.summed[..n].iter_mut())
+                .enumerate()
+            {
                 let (a, b) = (i.saturating_sub(h), (i + h).min(n - 1));
-                let v = (x[b] - x[a]) * per_ms;
-                d[i] = v;
-                self.summed[i] += v.abs();
+                *di = (x[b] - x[a]) * per_ms;
+                *si += di.abs();
             }
         }
-        let Some((g_on, g_off)) = self.global_region(n, r) else { return };
+        let Some((g_on, g_off)) = self.global_region(n, r) else {
+            return;
+        };
 
         let margin = self.samples(self.cfg.lead_margin_ms);
         let (lo, hi) = (g_on.saturating_sub(margin), (g_off + margin).min(n - 1));
@@ -179,14 +190,25 @@ impl Delineator {
             }
             out.leads[l] = b;
         }
-        let k = if n_ok >= 6 { self.cfg.global_rank.max(1) - 1 } else { 0 };
+        let k = if n_ok >= 6 {
+            self.cfg.global_rank.max(1) - 1
+        } else {
+            0
+        };
         if n_ok > 0 {
             ons[..n_ok].sort_unstable();
             offs[..n_ok].sort_unstable_by(|a, b| b.cmp(a));
         }
-        let (first, last) = if n_ok > 0 { (ons[k.min(n_ok - 1)], offs[k.min(n_ok - 1)]) } else { (1, 0) };
+        let (first, last) = if n_ok > 0 {
+            (ons[k.min(n_ok - 1)], offs[k.min(n_ok - 1)])
+        } else {
+            (1, 0)
+        };
         if first <= last {
-            out.global = Bounds { onset: Some(first), offset: Some(last) };
+            out.global = Bounds {
+                onset: Some(first),
+                offset: Some(last),
+            };
             out.r_index = refine_r(leads, first, last);
         }
     }
@@ -258,9 +280,15 @@ fn lead_bounds(d: &[f64], lo: usize, hi: usize, noise: f64, cfg: &DelineationCon
     let a = |i: usize| d[i].abs();
     // A wave is significant against the lead's largest slope and against its own noise.
     let sig = (cfg.lead_detect_fraction * max).max(cfg.noise_factor * noise);
-    let is_peak = |i: usize| a(i) >= sig && (i == 0 || a(i) >= a(i - 1)) && (i + 1 >= d.len() || a(i) >= a(i + 1));
-    let Some(first) = (lo..=hi).find(|i| is_peak(*i)) else { return Bounds::default() };
-    let Some(last) = (lo..=hi).rev().find(|i| is_peak(*i)) else { return Bounds::default() };
+    let is_peak = |i: usize| {
+        a(i) >= sig && (i == 0 || a(i) >= a(i - 1)) && (i + 1 >= d.len() || a(i) >= a(i + 1))
+    };
+    let Some(first) = (lo..=hi).find(|i| is_peak(*i)) else {
+        return Bounds::default();
+    };
+    let Some(last) = (lo..=hi).rev().find(|i| is_peak(*i)) else {
+        return Bounds::default();
+    };
     let floor = cfg.walk_noise_factor * noise;
     let on_thr = (cfg.lead_onset_fraction * a(first)).max(floor);
     let off_thr = (cfg.lead_offset_fraction * a(last)).max(floor);
@@ -269,10 +297,16 @@ fn lead_bounds(d: &[f64], lo: usize, hi: usize, noise: f64, cfg: &DelineationCon
         onset -= 1;
     }
     let mut offset = last;
-    while offset + 1 < d.len() && a(offset + 1) >= off_thr && !(cfg.stop_at_minimum && a(offset + 1) > a(offset)) {
+    while offset + 1 < d.len()
+        && a(offset + 1) >= off_thr
+        && !(cfg.stop_at_minimum && a(offset + 1) > a(offset))
+    {
         offset += 1;
     }
-    Bounds { onset: Some(onset), offset: Some(offset) }
+    Bounds {
+        onset: Some(onset),
+        offset: Some(offset),
+    }
 }
 
 /// The sample of largest deflection (from the QRS-onset level) in the lead with the largest QRS.
@@ -327,8 +361,14 @@ mod tests {
                 let g = out.global;
                 let (gon, goff) = (g.onset.unwrap(), g.offset.unwrap());
                 // Hann lobes start with zero slope: the first *visible* deflection is a few ms in.
-                assert!((ms(gon) - ms(on)).abs() <= 12.0, "fs {fs} qrsd {qrsd_ms}: onset {gon} vs {on}");
-                assert!((ms(goff) - ms(off)).abs() <= 12.0, "fs {fs} qrsd {qrsd_ms}: offset {goff} vs {off}");
+                assert!(
+                    (ms(gon) - ms(on)).abs() <= 12.0,
+                    "fs {fs} qrsd {qrsd_ms}: onset {gon} vs {on}"
+                );
+                assert!(
+                    (ms(goff) - ms(off)).abs() <= 12.0,
+                    "fs {fs} qrsd {qrsd_ms}: offset {goff} vs {off}"
+                );
             }
         }
     }

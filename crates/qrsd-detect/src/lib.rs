@@ -31,7 +31,12 @@ pub struct DetectorConfig {
 
 impl Default for DetectorConfig {
     fn default() -> Self {
-        Self { integration_ms: 100.0, refractory_ms: 200.0, peak_hold_ms: 150.0, learning_ms: 2000.0 }
+        Self {
+            integration_ms: 100.0,
+            refractory_ms: 200.0,
+            peak_hold_ms: 150.0,
+            learning_ms: 2000.0,
+        }
     }
 }
 
@@ -102,7 +107,6 @@ pub struct QrsDetector {
     noise: [Peak; MAX_PEAKS],
     n_noise: usize,
     learn_max: f64,
-
 }
 
 impl QrsDetector {
@@ -114,8 +118,13 @@ impl QrsDetector {
         if n_leads == 0 {
             return Err(DetectError::NoLeads);
         }
-        let c = Coefficients::<f64>::from_params(Type::BandPass, fs_hz.hz(), BAND_CENTRE_HZ.hz(), BAND_Q)
-            .map_err(|_| DetectError::SamplingRate(fs_hz))?;
+        let c = Coefficients::<f64>::from_params(
+            Type::BandPass,
+            fs_hz.hz(),
+            BAND_CENTRE_HZ.hz(),
+            BAND_Q,
+        )
+        .map_err(|_| DetectError::SamplingRate(fs_hz))?;
         let win = ((cfg.integration_ms * fs_hz / 1000.0).round() as usize).max(1);
         let hold = (cfg.peak_hold_ms * fs_hz / 1000.0).round() as usize;
         // A resonant band-pass delays its centre frequency by 2Q/ω0 (group delay at the peak of the band).
@@ -142,7 +151,6 @@ impl QrsDetector {
             noise: [Peak::default(); MAX_PEAKS],
             n_noise: 0,
             learn_max: 0.0,
-
         })
     }
 
@@ -160,13 +168,22 @@ impl QrsDetector {
     pub fn process(&mut self, frame_uv: &[f64], out: &mut impl Extend<Detection>) {
         let scale = self.fs_hz / 1000.0; // per-sample difference → µV/ms
         let mut s = 0.0;
-        for ((band, prev), x) in self.bands.iter_mut().zip(self.prev_band.iter_mut()).zip(frame_uv) {
+        for ((band, prev), x) in self
+            .bands
+            .iter_mut()
+            .zip(self.prev_band.iter_mut())
+            .zip(frame_uv)
+        {
             let y = band.run(*x);
             s += (y - *prev).abs() * scale;
             *prev = y;
         }
         let len = self.slope_ring.len();
-        let leaving = if self.n >= self.win as u64 { self.slope_ring[(self.n as usize - self.win) % len] } else { 0.0 };
+        let leaving = if self.n >= self.win as u64 {
+            self.slope_ring[(self.n as usize - self.win) % len]
+        } else {
+            0.0
+        };
         self.slope_sum += s - leaving;
         self.slope_ring[self.n as usize % len] = s;
         let env = self.slope_sum.max(0.0) / self.win as f64;
@@ -179,7 +196,13 @@ impl QrsDetector {
                 c.value = env;
                 c.idx = idx;
             }
-            None if env > self.prev_env => self.cand = Some(Peak { idx, value: env, ..Peak::default() }),
+            None if env > self.prev_env => {
+                self.cand = Some(Peak {
+                    idx,
+                    value: env,
+                    ..Peak::default()
+                })
+            }
             _ => {}
         }
         self.prev_env = env;
@@ -214,7 +237,10 @@ impl QrsDetector {
     fn with_slope(&self, mut c: Peak) -> Peak {
         let len = self.slope_ring.len() as u64;
         let newest = self.n - 1;
-        let first = c.idx.saturating_sub(self.win as u64 - 1).max((newest + 1).saturating_sub(len));
+        let first = c
+            .idx
+            .saturating_sub(self.win as u64 - 1)
+            .max((newest + 1).saturating_sub(len));
         let (mut best, mut best_i) = (f64::MIN, c.idx);
         for i in first..=c.idx {
             let v = self.slope_ring[(i % len) as usize];
@@ -230,7 +256,11 @@ impl QrsDetector {
 
     fn detection(&self, p: &Peak, searchback: bool) -> Detection {
         let r = (p.slope_idx as f64 - self.band_delay).round().max(0.0) as u64;
-        Detection { r_sample: r, strength: p.value, searchback }
+        Detection {
+            r_sample: r,
+            strength: p.value,
+            searchback,
+        }
     }
 
     fn on_peak(&mut self, p: Peak, out: &mut impl Extend<Detection>) {
@@ -250,14 +280,26 @@ impl QrsDetector {
     }
 
     fn classify(&mut self, p: Peak, searchback: bool, out: &mut impl Extend<Detection>) {
-        let thr = if searchback { 0.5 * self.threshold() } else { self.threshold() };
+        let thr = if searchback {
+            0.5 * self.threshold()
+        } else {
+            self.threshold()
+        };
         let is_qrs = p.value > thr && !self.refractory_or_t_wave(&p);
         if is_qrs {
             if let Some(last) = self.last_qrs {
                 let rr = (p.slope_idx - last.slope_idx.min(p.slope_idx)) as f64;
-                self.rr_mean = if self.rr_mean == 0.0 { rr } else { 0.875 * self.rr_mean + 0.125 * rr };
+                self.rr_mean = if self.rr_mean == 0.0 {
+                    rr
+                } else {
+                    0.875 * self.rr_mean + 0.125 * rr
+                };
             }
-            self.spk = if searchback { 0.25 * p.value + 0.75 * self.spk } else { 0.125 * p.value + 0.875 * self.spk };
+            self.spk = if searchback {
+                0.25 * p.value + 0.75 * self.spk
+            } else {
+                0.125 * p.value + 0.875 * self.spk
+            };
             self.last_qrs = Some(p);
             self.n_noise = 0;
             out.extend(std::iter::once(self.detection(&p, searchback)));
@@ -271,14 +313,17 @@ impl QrsDetector {
     }
 
     fn refractory_or_t_wave(&self, p: &Peak) -> bool {
-        let Some(last) = self.last_qrs else { return false };
+        let Some(last) = self.last_qrs else {
+            return false;
+        };
         let dt = p.slope_idx.saturating_sub(last.slope_idx);
         if p.slope_idx <= last.slope_idx || dt < self.ms(self.cfg.refractory_ms) {
             return true;
         }
         // Pan-Tompkins test T waves within 360 ms at half the slope. Paced beats and slow rhythms (long QT)
         // put the T wave later: up to 500 ms a much flatter peak (< 30 % of the slope) is a T wave too.
-        (dt < self.ms(360.0) && p.slope < 0.5 * last.slope) || (dt < self.ms(500.0) && p.slope < 0.3 * last.slope)
+        (dt < self.ms(360.0) && p.slope < 0.5 * last.slope)
+            || (dt < self.ms(500.0) && p.slope < 0.3 * last.slope)
     }
 
     fn end_learning(&mut self, out: &mut impl Extend<Detection>) {
@@ -370,7 +415,11 @@ mod tests {
                 let tol = (0.06 * fs) as i64;
                 assert_eq!(out.len(), rs.len(), "fs {fs} rr {rr_ms}: {:?}", out);
                 for (det, r) in out.iter().zip(&rs) {
-                    assert!((det.r_sample as i64 - *r as i64).abs() <= tol, "fs {fs}: {} vs {r}", det.r_sample);
+                    assert!(
+                        (det.r_sample as i64 - *r as i64).abs() <= tol,
+                        "fs {fs}: {} vs {r}",
+                        det.r_sample
+                    );
                 }
             }
         }

@@ -96,7 +96,12 @@ impl Stats {
         let mean = v.iter().sum::<f64>() / n;
         let sd = (v.iter().map(|e| (e - mean).powi(2)).sum::<f64>() / n).sqrt();
         let mae = v.iter().map(|e| e.abs()).sum::<f64>() / n;
-        Self { n: v.len(), mean, sd, mae }
+        Self {
+            n: v.len(),
+            mean,
+            sd,
+            mae,
+        }
     }
 }
 
@@ -119,7 +124,10 @@ impl Tally {
         self.fn_ += other.fn_;
         self.fp += other.fp;
         for (k, v) in &other.errors {
-            self.errors.entry(k.clone()).or_default().extend_from_slice(v);
+            self.errors
+                .entry(k.clone())
+                .or_default()
+                .extend_from_slice(v);
         }
     }
 
@@ -135,7 +143,10 @@ impl Tally {
 
     /// Statistics of one measure.
     pub fn stats(&self, key: &str) -> Stats {
-        self.errors.get(key).map(|v| Stats::of(v)).unwrap_or_default()
+        self.errors
+            .get(key)
+            .map(|v| Stats::of(v))
+            .unwrap_or_default()
     }
 
     /// Share (%) of matched beats for which `key` was reported.
@@ -157,16 +168,25 @@ pub struct RefQrs {
 
 /// Reference QRS triplets from one annotation file (empty when the file is missing or unreadable).
 pub fn reference_qrs(path: &Path) -> Vec<RefQrs> {
-    let Ok(ann) = qrsd_formats::wfdb::read_annotations(path) else { return Vec::new() };
+    let Ok(ann) = qrsd_formats::wfdb::read_annotations(path) else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     for (i, a) in ann.iter().enumerate() {
         if matches!(a.symbol.as_str(), "(" | ")" | "p" | "t" | "T" | "u" | "U") {
             continue;
         }
-        let on = i.checked_sub(1).and_then(|j| ann.get(j)).filter(|b| b.symbol == "(");
+        let on = i
+            .checked_sub(1)
+            .and_then(|j| ann.get(j))
+            .filter(|b| b.symbol == "(");
         let off = ann.get(i + 1).filter(|b| b.symbol == ")");
         if let (Some(on), Some(off)) = (on, off) {
-            out.push(RefQrs { onset: on.sample, peak: a.sample, offset: off.sample });
+            out.push(RefQrs {
+                onset: on.sample,
+                peak: a.sample,
+                offset: off.sample,
+            });
         }
     }
     out
@@ -186,16 +206,24 @@ pub fn score_ludb_record(base: &Path, fs_hz: f64, beats: &[Beat]) -> Tally {
         .find(|(n, v)| *n == "II" && !v.is_empty())
         .or_else(|| per_lead.iter().find(|(_, v)| !v.is_empty()));
     let Some((_, anchor)) = anchor else { return t };
-    let (first, last) = (anchor[0].onset as f64 - tol, anchor[anchor.len() - 1].offset as f64 + tol);
-    let beats: Vec<&Beat> =
-        beats.iter().filter(|b| (first..=last).contains(&(b.r_sample as f64))).collect();
+    let (first, last) = (
+        anchor[0].onset as f64 - tol,
+        anchor[anchor.len() - 1].offset as f64 + tol,
+    );
+    let beats: Vec<&Beat> = beats
+        .iter()
+        .filter(|b| (first..=last).contains(&(b.r_sample as f64)))
+        .collect();
     let mut used = vec![false; beats.len()];
     for q in anchor {
         let mut best: Option<(usize, f64)> = None;
         for (j, b) in beats.iter().enumerate() {
             let r = b.r_sample as i64;
             let d = (r - q.peak).abs() as f64;
-            if !used[j] && (d <= tol || (q.onset..=q.offset).contains(&r)) && best.is_none_or(|(_, bd)| d < bd) {
+            if !used[j]
+                && (d <= tol || (q.onset..=q.offset).contains(&r))
+                && best.is_none_or(|(_, bd)| d < bd)
+            {
                 best = Some((j, d));
             }
         }
@@ -206,23 +234,40 @@ pub fn score_ludb_record(base: &Path, fs_hz: f64, beats: &[Beat]) -> Tally {
         used[j] = true;
         t.tp += 1;
         let b = beats[j];
-        let near = |v: &Vec<RefQrs>| v.iter().find(|r| ((r.peak - q.peak).abs() as f64) <= tol).copied();
+        let near = |v: &Vec<RefQrs>| {
+            v.iter()
+                .find(|r| ((r.peak - q.peak).abs() as f64) <= tol)
+                .copied()
+        };
         let matched: Vec<RefQrs> = per_lead.iter().filter_map(|(_, v)| near(v)).collect();
         let mut refs: Vec<(&str, Option<(i64, i64)>)> = vec![(
             "GLOBAL",
             (!matched.is_empty()).then(|| {
-                (matched.iter().map(|r| r.onset).min().unwrap_or(0), matched.iter().map(|r| r.offset).max().unwrap_or(0))
+                (
+                    matched.iter().map(|r| r.onset).min().unwrap_or(0),
+                    matched.iter().map(|r| r.offset).max().unwrap_or(0),
+                )
             }),
         )];
         for lead in REPORT_LEADS {
-            let v = per_lead.iter().find(|(n, _)| *n == lead).and_then(|(_, v)| near(v));
+            let v = per_lead
+                .iter()
+                .find(|(n, _)| *n == lead)
+                .and_then(|(_, v)| near(v));
             refs.push((lead, v.map(|r| (r.onset, r.offset))));
         }
         for (lead, r) in refs {
             let Some((ron, roff)) = r else { continue };
-            let d = if lead == "GLOBAL" { Some(&b.global) } else { b.lead(lead) };
-            let (on, off) = d.map(|d| (d.onset_sample, d.offset_sample)).unwrap_or((None, None));
-            let mut push = |m: &str, v: f64| t.errors.entry(format!("{lead}.{m}")).or_default().push(v);
+            let d = if lead == "GLOBAL" {
+                Some(&b.global)
+            } else {
+                b.lead(lead)
+            };
+            let (on, off) = d
+                .map(|d| (d.onset_sample, d.offset_sample))
+                .unwrap_or((None, None));
+            let mut push =
+                |m: &str, v: f64| t.errors.entry(format!("{lead}.{m}")).or_default().push(v);
             if let Some(on) = on {
                 push("onset", (on as i64 - ron) as f64 * ms);
             }
@@ -230,7 +275,10 @@ pub fn score_ludb_record(base: &Path, fs_hz: f64, beats: &[Beat]) -> Tally {
                 push("offset", (off as i64 - roff) as f64 * ms);
             }
             if let (Some(on), Some(off)) = (on, off) {
-                push("qrsd", ((off as i64 - on as i64) - (roff - ron)) as f64 * ms);
+                push(
+                    "qrsd",
+                    ((off as i64 - on as i64) - (roff - ron)) as f64 * ms,
+                );
             }
         }
     }
@@ -239,22 +287,34 @@ pub fn score_ludb_record(base: &Path, fs_hz: f64, beats: &[Beat]) -> Tally {
 }
 
 /// Run the pipeline over one record.
-pub fn analyze_record(hea: &Path, cfg: &PipelineConfig, cond: Conditioning) -> Result<Analysis, EvalError> {
+pub fn analyze_record(
+    hea: &Path,
+    cfg: &PipelineConfig,
+    cond: Conditioning,
+) -> Result<Analysis, EvalError> {
     let name = hea.display().to_string();
-    let mut rec =
-        qrsd_formats::open(hea).map_err(|source| EvalError::Record { record: name.clone(), source })?;
+    let mut rec = qrsd_formats::open(hea).map_err(|source| EvalError::Record {
+        record: name.clone(),
+        source,
+    })?;
     let mut cfg = cfg.clone();
     if cond == Conditioning::ZeroPhase {
         for lead in rec.leads.iter_mut() {
             let x: Vec<f64> = lead.samples_uv.iter().map(|v| f64::from(*v)).collect();
             let y = qrsd_condition::filter::filtfilt(&cfg.filter, rec.fs_hz, &x).map_err(|e| {
-                EvalError::Pipeline { record: name.clone(), source: qrsd_pipeline::PipelineError::Condition(e) }
+                EvalError::Pipeline {
+                    record: name.clone(),
+                    source: qrsd_pipeline::PipelineError::Condition(e),
+                }
             })?;
             lead.samples_uv = y.iter().map(|v| *v as f32).collect();
         }
         cfg.filter = qrsd_condition::FilterConfig::off();
     }
-    qrsd_pipeline::analyze(&rec, cfg).map_err(|source| EvalError::Pipeline { record: name, source })
+    qrsd_pipeline::analyze(&rec, cfg).map_err(|source| EvalError::Pipeline {
+        record: name,
+        source,
+    })
 }
 
 /// Result of a database evaluation.
@@ -282,12 +342,16 @@ pub fn evaluate_ludb(
     json_out: Option<&Path>,
 ) -> Result<EvalReport, EvalError> {
     let list = db_dir.join("RECORDS");
-    let text = std::fs::read_to_string(&list).map_err(|source| EvalError::Database { path: list, source })?;
+    let text = std::fs::read_to_string(&list)
+        .map_err(|source| EvalError::Database { path: list, source })?;
     let mut rep = EvalReport::default();
     for rec in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
         let base = db_dir.join(rec);
-        let name = base.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        if only.is_some_and(|o| !o.iter().any(|r| *r == name)) {
+        let name = base
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if only.is_some_and(|o| !o.contains(&name)) {
             continue;
         }
         let t0 = std::time::Instant::now();
@@ -344,7 +408,10 @@ pub fn format_table(title: &str, t: &Tally) -> String {
         t.fn_,
         t.fp
     );
-    s += &format!("{:<16} {:>6} {:>8} {:>8} {:>8} {:>9}\n", "measure", "n", "mean", "sd", "mae", "coverage");
+    s += &format!(
+        "{:<16} {:>6} {:>8} {:>8} {:>8} {:>9}\n",
+        "measure", "n", "mean", "sd", "mae", "coverage"
+    );
     for lead in ["II", "V1", "V6", "GLOBAL"] {
         for m in ["onset", "offset", "qrsd"] {
             let key = format!("{lead}.{m}");

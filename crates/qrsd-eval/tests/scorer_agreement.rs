@@ -1,4 +1,5 @@
 //! `qrsd eval` must agree with the project's reference scorer (shared/tools/score_delineation.py).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on failure
 
 use qrsd_eval::{evaluate_ludb, Conditioning};
 use qrsd_pipeline::PipelineConfig;
@@ -10,16 +11,29 @@ fn rust_evaluation_equals_reference_scorer() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../..");
     let db = root.join("shared/data/ludb");
     let scorer = root.join("shared/tools/score_delineation.py");
-    assert!(scorer.exists(), "reference scorer missing at {}", scorer.display());
+    assert!(
+        scorer.exists(),
+        "reference scorer missing at {}",
+        scorer.display()
+    );
     let out = std::env::temp_dir().join(format!("qrsd-scorer-{}", std::process::id()));
     std::fs::create_dir_all(&out).unwrap();
     // A subset with paced records keeps the Python side quick; the scorer reads RECORDS, so give it one.
-    let only: Vec<String> = ["1", "2", "8", "34", "74", "93", "120", "196"].iter().map(|s| s.to_string()).collect();
+    let only: Vec<String> = ["1", "2", "8", "34", "74", "93", "120", "196"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     let sub = out.join("db");
     std::fs::create_dir_all(&sub).unwrap();
-    std::fs::write(sub.join("RECORDS"), only.iter().map(|r| format!("{r}\n")).collect::<String>()).unwrap();
+    std::fs::write(
+        sub.join("RECORDS"),
+        only.iter().map(|r| format!("{r}\n")).collect::<String>(),
+    )
+    .unwrap();
     for r in &only {
-        for ext in ["hea", "dat", "i", "ii", "iii", "avr", "avl", "avf", "v1", "v2", "v3", "v4", "v5", "v6"] {
+        for ext in [
+            "hea", "dat", "i", "ii", "iii", "avr", "avl", "avf", "v1", "v2", "v3", "v4", "v5", "v6",
+        ] {
             let from = db.join(format!("data/{r}.{ext}"));
             let to = sub.join(format!("{r}.{ext}"));
             let _ = std::fs::remove_file(&to);
@@ -30,8 +44,18 @@ fn rust_evaluation_equals_reference_scorer() {
     std::fs::create_dir_all(&json).unwrap();
     let cfg = PipelineConfig::new(500.0, Vec::new());
     let rep = evaluate_ludb(&sub, &cfg, Conditioning::Causal, None, Some(&json)).unwrap();
-    let py = Command::new("python3").arg(&scorer).arg(&sub).arg(&json).arg("--json").output().unwrap();
-    assert!(py.status.success(), "scorer failed (is Python wfdb installed?): {}", String::from_utf8_lossy(&py.stderr));
+    let py = Command::new("python3")
+        .arg(&scorer)
+        .arg(&sub)
+        .arg(&json)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(
+        py.status.success(),
+        "scorer failed (is Python wfdb installed?): {}",
+        String::from_utf8_lossy(&py.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&py.stdout).unwrap();
     assert_eq!(v["tp"].as_u64().unwrap() as usize, rep.all.tp);
     assert_eq!(v["fn"].as_u64().unwrap() as usize, rep.all.fn_);
@@ -45,7 +69,10 @@ fn rust_evaluation_equals_reference_scorer() {
             assert_eq!(e["n"].as_u64().unwrap() as usize, s.n, "{key} n");
             for (name, ours) in [("mean", s.mean), ("sd", s.sd), ("mae", s.mae)] {
                 let theirs = e[name].as_f64().unwrap();
-                assert!((theirs - ours).abs() <= 0.006, "{key} {name}: scorer {theirs} vs ours {ours}");
+                assert!(
+                    (theirs - ours).abs() <= 0.006,
+                    "{key} {name}: scorer {theirs} vs ours {ours}"
+                );
                 compared += 1;
             }
         }

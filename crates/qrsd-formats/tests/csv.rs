@@ -1,4 +1,5 @@
 //! CSV reader behaviour.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on failure
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! Hand-built EDF/EDF+/BDF files with known values.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on failure
 
 mod common;
 

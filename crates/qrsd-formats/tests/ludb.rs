@@ -1,5 +1,6 @@
 //! Real-data tests against LUDB. Reference values were computed once with Python `wfdb` 4.3.1
 //! (`wfdb.rdrecord('1').p_signal`, `wfdb.rdann('1', 'ii')`) and are hard-coded here.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on failure
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Malformed and hostile input: every case must return `Err`, never panic, and never allocate
 //! what a header merely claims.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on failure
 
 mod common;
 

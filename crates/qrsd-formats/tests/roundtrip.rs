@@ -1,4 +1,5 @@
 //! Writers read back by the readers.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on failure
 
 mod common;
 

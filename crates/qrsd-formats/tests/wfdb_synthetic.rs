@@ -1,5 +1,6 @@
 //! Hand-built WFDB records with known values. The format-212 byte strings were cross-checked
 //! against Python wfdb's `wrsamp(fmt='212')` output.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on failure
 
 mod common;
 

@@ -64,7 +64,10 @@ pub struct Beat {
 impl Beat {
     /// The boundaries of lead `name` (case-insensitive).
     pub fn lead(&self, name: &str) -> Option<&Boundary> {
-        self.leads.iter().find(|l| l.name.eq_ignore_ascii_case(name)).map(|l| &l.bounds)
+        self.leads
+            .iter()
+            .find(|l| l.name.eq_ignore_ascii_case(name))
+            .map(|l| &l.bounds)
     }
 }
 

@@ -15,7 +15,9 @@
 mod beat;
 
 pub use beat::{Beat, BeatClass, Boundary, LeadBoundary};
-use qrsd_condition::{pace::PaceEvent, ConditionError, FilterConfig, LeadFilter, PaceBlanker, PaceConfig};
+use qrsd_condition::{
+    pace::PaceEvent, ConditionError, FilterConfig, LeadFilter, PaceBlanker, PaceConfig,
+};
 use qrsd_delineate::{Delineation, DelineationConfig, Delineator};
 use qrsd_detect::{DetectError, Detection, DetectorConfig, QrsDetector};
 use serde::{Deserialize, Serialize};
@@ -124,7 +126,9 @@ impl Pipeline {
         }
         let fs = cfg.fs_hz;
         let blanker = PaceBlanker::new(cfg.pace, fs, n)?;
-        let filters = (0..n).map(|_| LeadFilter::new(&cfg.filter, fs)).collect::<Result<Vec<_>, _>>()?;
+        let filters = (0..n)
+            .map(|_| LeadFilter::new(&cfg.filter, fs))
+            .collect::<Result<Vec<_>, _>>()?;
         let filter_delay = filters[0].group_delay_samples().round().max(0.0) as u64;
         let detector = QrsDetector::new(cfg.detector, fs, n)?;
         let delineator = Delineator::new(cfg.delineation, fs, n);
@@ -199,7 +203,9 @@ impl Pipeline {
         }
         self.n_in += 1;
         let mut event = None;
-        let ready = self.blanker.process(&self.frame, hw_pace, &mut self.blanked, &mut event);
+        let ready = self
+            .blanker
+            .process(&self.frame, hw_pace, &mut self.blanked, &mut event);
         if let Some(e) = event {
             if self.paces.len() == MAX_PENDING {
                 self.paces.pop_front();
@@ -209,7 +215,12 @@ impl Pipeline {
         if !ready {
             return;
         }
-        for ((f, x), y) in self.filters.iter_mut().zip(&self.blanked).zip(self.filtered.iter_mut()) {
+        for ((f, x), y) in self
+            .filters
+            .iter_mut()
+            .zip(&self.blanked)
+            .zip(self.filtered.iter_mut())
+        {
             *y = f.process(*x);
         }
         let slot = (self.n_filtered as usize % self.ring_len) * self.n_leads;
@@ -229,7 +240,12 @@ impl Pipeline {
     }
 
     /// Push a block of planar lead data (`leads_uv[l][i]`), e.g. a whole recording or a chunk of one.
-    pub fn process_planar(&mut self, leads_uv: &[&[f32]], pace_flags: Option<&[bool]>, out: &mut Vec<Beat>) {
+    pub fn process_planar(
+        &mut self,
+        leads_uv: &[&[f32]],
+        pace_flags: Option<&[bool]>,
+        out: &mut Vec<Beat>,
+    ) {
         let n = leads_uv.iter().map(|l| l.len()).min().unwrap_or(0);
         let mut frame = vec![0.0f32; self.n_leads];
         for i in 0..n {
@@ -278,13 +294,15 @@ impl Pipeline {
             }
         }
         let views: Vec<&[f64]> = self.window.iter().map(|w| &w[..len]).collect();
-        self.delineator.delineate(&views, (d.r_sample - start) as usize, &mut self.delineation);
+        self.delineator
+            .delineate(&views, (d.r_sample - start) as usize, &mut self.delineation);
         let to_sample = |i: usize| (start + i as u64).saturating_sub(self.filter_delay);
         let dl = &self.delineation;
         let r_sample = to_sample(dl.r_index);
         // Two detections that delineate to the same QRS (e.g. a notched wide complex) are one beat.
         if let Some(prev) = self.last_beat_r {
-            if r_sample <= prev + (self.cfg.fs_hz * self.cfg.detector.refractory_ms / 1000.0) as u64 {
+            if r_sample <= prev + (self.cfg.fs_hz * self.cfg.detector.refractory_ms / 1000.0) as u64
+            {
                 return;
             }
         }
@@ -300,19 +318,34 @@ impl Pipeline {
             .zip(&dl.leads)
             .map(|(name, b)| LeadBoundary {
                 name: name.clone(),
-                bounds: Boundary { onset_sample: b.onset.map(to_sample), offset_sample: b.offset.map(to_sample) },
+                bounds: Boundary {
+                    onset_sample: b.onset.map(to_sample),
+                    offset_sample: b.offset.map(to_sample),
+                },
             })
             .collect();
         let pace_sample = self.stimulus_for(global.onset_sample.unwrap_or(r_sample));
         let class = self.classify(r_sample, &global, pace_sample);
-        out.push(Beat { r_sample, class, pace_sample, global, leads });
+        out.push(Beat {
+            r_sample,
+            class,
+            pace_sample,
+            global,
+            leads,
+        });
     }
 
     /// The first stimulus belonging to a QRS that starts at `onset`.
     fn stimulus_for(&self, onset: u64) -> Option<u64> {
         let ms = |v: f64| (v * self.cfg.fs_hz / 1000.0).round() as u64;
-        let (lo, hi) = (onset.saturating_sub(ms(PACE_BEFORE_ONSET_MS)), onset + ms(PACE_AFTER_ONSET_MS));
-        self.paces.iter().map(|p| p.sample).find(|s| (lo..=hi).contains(s))
+        let (lo, hi) = (
+            onset.saturating_sub(ms(PACE_BEFORE_ONSET_MS)),
+            onset + ms(PACE_AFTER_ONSET_MS),
+        );
+        self.paces
+            .iter()
+            .map(|p| p.sample)
+            .find(|s| (lo..=hi).contains(s))
     }
 
     fn classify(&mut self, r: u64, g: &Boundary, pace: Option<u64>) -> BeatClass {
@@ -326,15 +359,24 @@ impl Pipeline {
         let qrsd = (off - on) as f64;
         let rr = self.rr.last_r.map(|p| (r - p.min(r)) as f64);
         self.rr.last_r = Some(r);
-        let premature = matches!(rr, Some(rr) if self.rr.rr_mean > 0.0 && rr < 0.8 * self.rr.rr_mean);
+        let premature =
+            matches!(rr, Some(rr) if self.rr.rr_mean > 0.0 && rr < 0.8 * self.rr.rr_mean);
         let wide = self.rr.qrsd_mean > 0.0 && qrsd > 1.25 * self.rr.qrsd_mean;
         if premature && wide {
             return BeatClass::Ectopic;
         }
         if let Some(rr) = rr {
-            self.rr.rr_mean = if self.rr.rr_mean == 0.0 { rr } else { 0.9 * self.rr.rr_mean + 0.1 * rr };
+            self.rr.rr_mean = if self.rr.rr_mean == 0.0 {
+                rr
+            } else {
+                0.9 * self.rr.rr_mean + 0.1 * rr
+            };
         }
-        self.rr.qrsd_mean = if self.rr.qrsd_mean == 0.0 { qrsd } else { 0.9 * self.rr.qrsd_mean + 0.1 * qrsd };
+        self.rr.qrsd_mean = if self.rr.qrsd_mean == 0.0 {
+            qrsd
+        } else {
+            0.9 * self.rr.qrsd_mean + 0.1 * qrsd
+        };
         BeatClass::Intrinsic
     }
 }
@@ -351,7 +393,10 @@ pub struct Analysis {
 }
 
 /// Run `rec` through a pipeline built from `cfg` (its `fs_hz` and `lead_names` are taken from `rec`).
-pub fn analyze(rec: &qrsd_formats::Recording, mut cfg: PipelineConfig) -> Result<Analysis, PipelineError> {
+pub fn analyze(
+    rec: &qrsd_formats::Recording,
+    mut cfg: PipelineConfig,
+) -> Result<Analysis, PipelineError> {
     cfg.fs_hz = rec.fs_hz;
     cfg.lead_names = rec.leads.iter().map(|l| l.name.clone()).collect();
     let mut p = Pipeline::new(cfg)?;
@@ -359,5 +404,9 @@ pub fn analyze(rec: &qrsd_formats::Recording, mut cfg: PipelineConfig) -> Result
     let mut beats = Vec::new();
     p.process_planar(&leads, None, &mut beats);
     p.finish(&mut beats);
-    Ok(Analysis { sampling_rate_hz: rec.fs_hz, n_samples: rec.len_samples() as u64, beats })
+    Ok(Analysis {
+        sampling_rate_hz: rec.fs_hz,
+        n_samples: rec.len_samples() as u64,
+        beats,
+    })
 }

@@ -1,12 +1,19 @@
 //! The same samples fed in any chunking give identical beats, at several sampling rates.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on failure
 
 use qrsd_formats::Recording;
 use qrsd_pipeline::{Beat, Pipeline, PipelineConfig};
 use std::path::PathBuf;
 
 fn ludb(record: &str) -> Recording {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../../../shared/data/ludb/data/{record}.hea"));
-    qrsd_formats::open(&p).unwrap_or_else(|e| panic!("LUDB record {} is needed (../shared/data/ludb): {e}", p.display()))
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../../../shared/data/ludb/data/{record}.hea"));
+    qrsd_formats::open(&p).unwrap_or_else(|e| {
+        panic!(
+            "LUDB record {} is needed (../shared/data/ludb): {e}",
+            p.display()
+        )
+    })
 }
 
 /// Change the rate of every lead by linear interpolation (enough to exercise other rates with real ECG).
@@ -37,7 +44,11 @@ fn run_chunked(rec: &Recording, chunk: usize) -> Vec<Beat> {
     let mut start = 0;
     while start < n {
         let end = (start + chunk).min(n);
-        let views: Vec<&[f32]> = rec.leads.iter().map(|l| &l.samples_uv[start..end]).collect();
+        let views: Vec<&[f32]> = rec
+            .leads
+            .iter()
+            .map(|l| &l.samples_uv[start..end])
+            .collect();
         p.process_planar(&views, None, &mut beats);
         start = end;
     }
@@ -51,12 +62,23 @@ fn beats_do_not_depend_on_chunk_size_or_rate() {
     for record in ["1", "8"] {
         let base = ludb(record);
         for fs in [250.0, 360.0, 500.0, 1000.0, 2000.0] {
-            let rec = if fs == base.fs_hz { base.clone() } else { resample(&base, fs) };
+            let rec = if fs == base.fs_hz {
+                base.clone()
+            } else {
+                resample(&base, fs)
+            };
             let whole = run_chunked(&rec, usize::MAX);
-            assert!(whole.len() >= 8, "record {record} at {fs} Hz: only {} beats", whole.len());
+            assert!(
+                whole.len() >= 8,
+                "record {record} at {fs} Hz: only {} beats",
+                whole.len()
+            );
             for chunk in [1, 7, 64, 1000] {
                 let got = run_chunked(&rec, chunk);
-                assert_eq!(got, whole, "record {record} at {fs} Hz differs with chunks of {chunk}");
+                assert_eq!(
+                    got, whole,
+                    "record {record} at {fs} Hz differs with chunks of {chunk}"
+                );
             }
         }
     }
@@ -70,7 +92,10 @@ fn reported_times_follow_the_input_rate() {
     let (ba, bb) = (run_chunked(&a, usize::MAX), run_chunked(&b, usize::MAX));
     assert_eq!(ba.len(), bb.len());
     for (x, y) in ba.iter().zip(&bb) {
-        let (ta, tb) = (x.global.onset_sample.unwrap() as f64 / 500.0, y.global.onset_sample.unwrap() as f64 / 1000.0);
+        let (ta, tb) = (
+            x.global.onset_sample.unwrap() as f64 / 500.0,
+            y.global.onset_sample.unwrap() as f64 / 1000.0,
+        );
         assert!((ta - tb).abs() <= 0.004, "onset {ta} s vs {tb} s");
     }
 }

@@ -3,6 +3,7 @@
 //!
 //! `cargo run -p qrsd-synth --example synth_csv -- [CONFIG_JSON] [SECONDS]`, e.g.
 //! `'{"rhythm":"biv","qrsd_ms":130,"fs_hz":1000}' 10`. Missing fields take `SynthConfig::default()`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on failure
 
 use std::io::Write;
 

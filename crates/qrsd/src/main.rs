@@ -12,7 +12,11 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 #[derive(Parser)]
-#[command(name = "qrsd", version, about = "QRS duration measurement for CRT implantation")]
+#[command(
+    name = "qrsd",
+    version,
+    about = "QRS duration measurement for CRT implantation"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -50,11 +54,14 @@ enum Notch {
 
 impl FilterArgs {
     fn config(&self) -> FilterConfig {
-        let mut f = FilterConfig::default();
-        f.notch_hz = match self.notch {
+        let notch_hz = match self.notch {
             Notch::Hz50 => Some(50.0),
             Notch::Hz60 => Some(60.0),
             Notch::Off => None,
+        };
+        let mut f = FilterConfig {
+            notch_hz,
+            ..FilterConfig::default()
         };
         if self.no_highpass {
             f.highpass_hz = None;
@@ -122,7 +129,8 @@ fn main() -> Result<()> {
 }
 
 fn analyze(a: AnalyzeArgs) -> Result<()> {
-    let rec = qrsd_formats::open(&a.path).with_context(|| format!("reading {}", a.path.display()))?;
+    let rec =
+        qrsd_formats::open(&a.path).with_context(|| format!("reading {}", a.path.display()))?;
     let mut cfg = PipelineConfig::new(rec.fs_hz, Vec::new());
     cfg.filter = a.filter.config();
     let t0 = Instant::now();
@@ -143,11 +151,27 @@ fn analyze(a: AnalyzeArgs) -> Result<()> {
         analysis.beats.len(),
         secs / dt.max(1e-9)
     );
-    println!("{:>10} {:>10} {:>9} {:>10}", "r_sample", "class", "QRSd ms", "stim");
+    println!(
+        "{:>10} {:>10} {:>9} {:>10}",
+        "r_sample", "class", "QRSd ms", "stim"
+    );
     for b in &analysis.beats {
-        let q = b.global.duration_ms(fs).map(|v| format!("{v:.0}")).unwrap_or_else(|| "-".into());
-        let stim = b.pace_sample.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
-        println!("{:>10} {:>10} {:>9} {:>10}", b.r_sample, format!("{:?}", b.class).to_lowercase(), q, stim);
+        let q = b
+            .global
+            .duration_ms(fs)
+            .map(|v| format!("{v:.0}"))
+            .unwrap_or_else(|| "-".into());
+        let stim = b
+            .pace_sample
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "{:>10} {:>10} {:>9} {:>10}",
+            b.r_sample,
+            format!("{:?}", b.class).to_lowercase(),
+            q,
+            stim
+        );
     }
     Ok(())
 }
@@ -161,7 +185,11 @@ fn eval(e: EvalArgs) -> Result<()> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let only = e.records.as_deref();
-    let cond = if e.zero_phase { Conditioning::ZeroPhase } else { Conditioning::Causal };
+    let cond = if e.zero_phase {
+        Conditioning::ZeroPhase
+    } else {
+        Conditioning::Causal
+    };
     let rep = qrsd_eval::evaluate_ludb(&e.dir, &cfg, cond, only, e.json_out.as_deref())?;
     print_report(&rep, cond, e.per_record);
     if e.compare_zero_phase {
@@ -173,7 +201,12 @@ fn eval(e: EvalArgs) -> Result<()> {
                 let k = format!("{lead}.{m}");
                 rep.all.stats(&k).mean - zp.all.stats(&k).mean
             };
-            println!("  {lead:<7} onset {:+.2}  offset {:+.2}  qrsd {:+.2}", d("onset"), d("offset"), d("qrsd"));
+            println!(
+                "  {lead:<7} onset {:+.2}  offset {:+.2}  qrsd {:+.2}",
+                d("onset"),
+                d("offset"),
+                d("qrsd")
+            );
         }
     }
     if e.check {
@@ -194,7 +227,10 @@ fn print_report(rep: &EvalReport, cond: Conditioning, per_record: bool) {
     println!("LUDB, {} records, {label}", rep.per_record.len());
     print!("{}", qrsd_eval::format_table("all records", &rep.all));
     if rep.paced.tp + rep.paced.fn_ > 0 {
-        print!("{}", qrsd_eval::format_table("paced records (8 34 45 74 90 93 95 104 111)", &rep.paced));
+        print!(
+            "{}",
+            qrsd_eval::format_table("paced records (8 34 45 74 90 93 95 104 111)", &rep.paced)
+        );
     }
     println!(
         "speed: {:.1} s of 12-lead signal in {:.3} s of pipeline time = {:.0}x real time",
@@ -223,11 +259,16 @@ fn print_report(rep: &EvalReport, cond: Conditioning, per_record: bool) {
 fn apply_overrides(cfg: PipelineConfig, overrides: &[String]) -> Result<PipelineConfig> {
     let mut v = serde_json::to_value(&cfg)?;
     for o in overrides {
-        let (path, value) = o.split_once('=').with_context(|| format!("--set {o}: expected KEY=VALUE"))?;
-        let value: serde_json::Value = serde_json::from_str(value).with_context(|| format!("--set {o}: bad value"))?;
+        let (path, value) = o
+            .split_once('=')
+            .with_context(|| format!("--set {o}: expected KEY=VALUE"))?;
+        let value: serde_json::Value =
+            serde_json::from_str(value).with_context(|| format!("--set {o}: bad value"))?;
         let mut slot = &mut v;
         for part in path.split('.') {
-            slot = slot.get_mut(part).with_context(|| format!("--set {o}: no setting {path}"))?;
+            slot = slot
+                .get_mut(part)
+                .with_context(|| format!("--set {o}: no setting {path}"))?;
         }
         *slot = value;
     }

@@ -1,4 +1,5 @@
 //! `qrsd analyze --json` on real and broken files.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on failure
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -8,25 +9,42 @@ fn qrsd() -> Command {
 }
 
 fn ludb(rec: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../../../shared/data/ludb/data/{rec}.hea"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../../../shared/data/ludb/data/{rec}.hea"))
 }
 
 #[test]
 fn analyze_json_follows_the_documented_schema() {
-    let out = qrsd().arg("analyze").arg(ludb("1")).arg("--json").output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = qrsd()
+        .arg("analyze")
+        .arg(ludb("1"))
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["sampling_rate_hz"].as_f64(), Some(500.0));
     let beats = v["beats"].as_array().unwrap();
     assert!(beats.len() >= 6, "{} beats", beats.len());
     for b in beats {
         let r = b["r_sample"].as_u64().unwrap();
-        assert!(["intrinsic", "paced", "ectopic", "unknown"].contains(&b["class"].as_str().unwrap()));
+        assert!(
+            ["intrinsic", "paced", "ectopic", "unknown"].contains(&b["class"].as_str().unwrap())
+        );
         assert!(b["pace_sample"].is_null() || b["pace_sample"].is_u64());
-        let (on, off) = (b["global"]["onset_sample"].as_u64().unwrap(), b["global"]["offset_sample"].as_u64().unwrap());
+        let (on, off) = (
+            b["global"]["onset_sample"].as_u64().unwrap(),
+            b["global"]["offset_sample"].as_u64().unwrap(),
+        );
         assert!(on < r && r < off, "R {r} outside its QRS {on}..{off}");
         let leads = b["leads"].as_object().unwrap();
-        for name in ["I", "II", "III", "AVR", "AVL", "AVF", "V1", "V2", "V3", "V4", "V5", "V6"] {
+        for name in [
+            "I", "II", "III", "AVR", "AVL", "AVF", "V1", "V2", "V3", "V4", "V5", "V6",
+        ] {
             let l = &leads[name];
             for k in ["onset_sample", "offset_sample"] {
                 assert!(l[k].is_null() || l[k].is_u64(), "{name}.{k}");
@@ -45,11 +63,19 @@ fn analyze_reports_bad_files_clearly() {
     let bad = dir.join("bad.hea");
     std::fs::write(&bad, "this is not a header\n").unwrap();
     for path in [bad, dir.join("missing.hea"), dir.join("x.unknown")] {
-        let out = qrsd().arg("analyze").arg(&path).arg("--json").output().unwrap();
+        let out = qrsd()
+            .arg("analyze")
+            .arg(&path)
+            .arg("--json")
+            .output()
+            .unwrap();
         assert!(!out.status.success());
         assert!(out.stdout.is_empty(), "nothing on stdout for a bad file");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("Error") && err.len() > 20, "unclear error: {err}");
+        assert!(
+            err.contains("Error") && err.len() > 20,
+            "unclear error: {err}"
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
