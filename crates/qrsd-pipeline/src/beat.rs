@@ -54,7 +54,7 @@ pub struct Beat {
     pub class: BeatClass,
     /// First pacing stimulus of a paced beat.
     pub pace_sample: Option<u64>,
-    /// Earliest onset to latest offset over all leads.
+    /// Earliest onset to latest offset over the leads (2nd-earliest/latest with ≥ 6 leads).
     pub global: Boundary,
     /// Per-lead boundaries, serialised as an object keyed by lead name.
     #[serde(serialize_with = "leads_as_map")]
