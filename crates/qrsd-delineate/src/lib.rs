@@ -226,42 +226,29 @@ impl Delineator {
         let thr = self.cfg.global_fraction * peak;
         let quiet = self.samples(self.cfg.quiet_ms).max(1);
         let reach = self.samples(self.cfg.max_half_width_ms);
-        // Walk out until `quiet` consecutive samples are under threshold; the boundary is the last sample
-        // at or above it.
-        let mut onset = peak_i;
-        let mut below = 0;
-        let stop = peak_i.saturating_sub(reach);
-        let mut i = peak_i;
-        while i > stop {
-            i -= 1;
-            if e[i] >= thr {
-                onset = i;
-                below = 0;
-            } else {
-                below += 1;
-                if below >= quiet {
-                    break;
-                }
-            }
-        }
-        let mut offset = peak_i;
-        below = 0;
-        let stop = (peak_i + reach).min(n - 1);
-        let mut i = peak_i;
-        while i < stop {
-            i += 1;
-            if e[i] >= thr {
-                offset = i;
-                below = 0;
-            } else {
-                below += 1;
-                if below >= quiet {
-                    break;
-                }
-            }
-        }
+        let onset = walk_out(e, (0..peak_i).rev().take(reach), thr, quiet).unwrap_or(peak_i);
+        let offset = walk_out(e, (peak_i + 1..n).take(reach), thr, quiet).unwrap_or(peak_i);
         Some((onset, offset))
     }
+}
+
+/// Walk the indices `path` (outwards from a peak) until `quiet` consecutive samples of `e` are under
+/// `thr`; the boundary is the last sample at or above it (`None` if the first ones are already quiet).
+fn walk_out(e: &[f64], path: impl Iterator<Item = usize>, thr: f64, quiet: usize) -> Option<usize> {
+    let mut boundary = None;
+    let mut below = 0;
+    for i in path {
+        if e[i] >= thr {
+            boundary = Some(i);
+            below = 0;
+        } else {
+            below += 1;
+            if below >= quiet {
+                break;
+            }
+        }
+    }
+    boundary
 }
 
 /// Per-lead boundaries of slope `d` searched inside `[lo, hi]`.
