@@ -464,15 +464,7 @@ fn record_count(
     } else {
         main.n_records as u64
     };
-    let total = n_records.saturating_mul(record_samples);
-    if total > MAX_TOTAL_SAMPLES {
-        return Err(FormatError::LimitExceeded {
-            path: path.to_path_buf(),
-            what: "total number of samples",
-            value: total,
-            limit: MAX_TOTAL_SAMPLES,
-        });
-    }
+    crate::limits::check_total_samples(path, n_records, record_samples)?;
     if full_records < n_records {
         return Err(truncated(n_records));
     }

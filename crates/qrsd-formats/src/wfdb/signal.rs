@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::header::{read_header, Header, SignalSpec};
 use crate::io_util::io_err;
-use crate::limits::{MAX_SIGNALS, MAX_TOTAL_SAMPLES};
+use crate::limits::MAX_SIGNALS;
 use crate::units::voltage_scale_to_uv;
 use crate::{FormatError, Lead, Recording};
 
@@ -166,7 +166,7 @@ fn read_signals(header: &Header, dir: &Path, hea_path: &Path) -> Result<Recordin
         Some(n) => n,
         None => frames_until_eof(&groups)?,
     };
-    check_total(hea_path, frames, frame_samples)?;
+    crate::limits::check_total_samples(hea_path, frames, frame_samples)?;
     let mut raw: Vec<Vec<i32>> = vec![Vec::new(); header.signals.len()];
     for group in &groups {
         read_group(header, group, frames, &mut raw)?;
@@ -228,19 +228,6 @@ fn to_physical(adc: &[i32], spec: &SignalSpec, scale_uv: f64) -> Vec<f32> {
             }
         })
         .collect()
-}
-
-fn check_total(path: &Path, frames: u64, frame_samples: u64) -> Result<(), FormatError> {
-    let total = frames.saturating_mul(frame_samples);
-    if total > MAX_TOTAL_SAMPLES {
-        return Err(FormatError::LimitExceeded {
-            path: path.to_path_buf(),
-            what: "total number of samples",
-            value: total,
-            limit: MAX_TOTAL_SAMPLES,
-        });
-    }
-    Ok(())
 }
 
 /// Groups signals by data file (first-appearance order) and validates formats.
@@ -308,7 +295,7 @@ fn frames_until_eof(groups: &[FileGroup]) -> Result<u64, FormatError> {
     let mut frames: Option<u64> = None;
     for group in groups {
         let available = group.format.samples_in(data_len(group)?) / group.frame_samples.max(1);
-        check_total(&group.path, available, group.frame_samples)?;
+        crate::limits::check_total_samples(&group.path, available, group.frame_samples)?;
         frames = Some(frames.map_or(available, |f| f.min(available)));
     }
     Ok(frames.unwrap_or(0))
@@ -331,7 +318,7 @@ fn read_group(
     }
     // Skewed signals need frames past the end; read them if present, else pad with NaN.
     let to_read = available.min(frames.saturating_add(group.max_skew));
-    check_total(&group.path, to_read, group.frame_samples)?;
+    crate::limits::check_total_samples(&group.path, to_read, group.frame_samples)?;
     let n_samples = to_read * group.frame_samples;
     let bytes = read_bytes(
         &group.path,
