@@ -1,0 +1,1 @@
+//! Per-site QRSd measurement, quality flags and the site recommendation (pure logic).

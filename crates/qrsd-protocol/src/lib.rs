@@ -1,0 +1,1 @@
+//! Amplifier serial framing: versioned frames, CRC, resynchronising decoder that never panics.

@@ -1,0 +1,1 @@
+//! The procedure service: HTTP/WebSocket API over the live pipeline.

@@ -1,0 +1,1 @@
+//! SQLite store for procedures, sites, measurements, per-beat values and the audit trail.

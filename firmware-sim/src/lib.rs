@@ -1,0 +1,1 @@
+//! firmware-sim: the simulated 12-lead ECG amplifier speaking the qrsd serial protocol.
