@@ -16,7 +16,14 @@
 //! [`SourceEvent::Gap`] precedes the chunk that follows a hole.
 #![deny(missing_docs)]
 
+pub mod leads;
+pub mod pace;
+pub mod sim;
 pub mod source;
+
+pub use leads::derive_12;
+pub use pace::Speed;
+pub use sim::{SimControl, SimOptions, SimSource};
 
 pub use source::{
     spawn, Chunk, EventSender, GapReason, SourceError, SourceEvent, SourceHandle, SourceState,

@@ -221,6 +221,40 @@ impl EventSender {
         }
     }
 
+    /// Send an event, waiting for room (polling every millisecond) until it fits, `stop` is set
+    /// (returns false, event dropped) or the receiver is gone (false). For sources that are *not* live —
+    /// a file replay or a simulator at maximum speed — where waiting loses nothing and dropping would.
+    /// A pending overrun gap from earlier non-blocking sends is delivered first.
+    pub fn send_blocking(&mut self, ev: SourceEvent, stop: &StopFlag) -> bool {
+        let mut ev = Some(ev);
+        loop {
+            if let Some((at, n)) = self.pending_overrun {
+                let gap = SourceEvent::Gap {
+                    at_sample: at,
+                    missing_frames: n,
+                    reason: GapReason::ConsumerOverrun,
+                };
+                match self.tx.try_send(gap) {
+                    Ok(()) => self.pending_overrun = None,
+                    Err(TrySendError::Full(_)) => {}
+                    Err(TrySendError::Disconnected(_)) => return false,
+                }
+            }
+            if self.pending_overrun.is_none() {
+                let Some(e) = ev.take() else { return true };
+                match self.tx.try_send(e) {
+                    Ok(()) => return true,
+                    Err(TrySendError::Full(e)) => ev = Some(e),
+                    Err(TrySendError::Disconnected(_)) => return false,
+                }
+            }
+            if stop.is_stopped() {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
     fn overrun(&mut self, c: &Chunk) {
         let n = c.n_frames() as u64;
         self.pending_overrun = Some(match self.pending_overrun {
