@@ -18,11 +18,13 @@
 
 pub mod leads;
 pub mod pace;
+pub mod replay;
 pub mod sim;
 pub mod source;
 
 pub use leads::derive_12;
 pub use pace::Speed;
+pub use replay::{ReplayOptions, ReplaySource};
 pub use sim::{SimControl, SimOptions, SimSource};
 
 pub use source::{

@@ -157,6 +157,12 @@ pub enum SourceError {
     /// A replayed file could not be read.
     #[error("replay: {0}")]
     Format(String),
+    /// A replayed file could not be opened or decoded (typed: the reader's own error, naming the file).
+    #[error("replay: {0}")]
+    Replay(#[from] qrsd_formats::FormatError),
+    /// A recording could not be written.
+    #[error("recording: {0}")]
+    Record(String),
 }
 
 /// Set to ask a running source to stop.
