@@ -76,8 +76,8 @@ fn wfdb_replay_at_all_speeds() {
     }
     assert_eq!(evs.last(), Some(&SourceEvent::Ended));
     let got = played(&evs);
-    for l in 0..3 {
-        assert!(same(&got[l], &truth.leads[l].samples_uv), "lead {l}");
+    for (l, g) in got.iter().enumerate() {
+        assert!(same(g, &truth.leads[l].samples_uv), "lead {l}");
     }
     assert!(got[2][7].is_nan());
 
