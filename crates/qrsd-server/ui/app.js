@@ -1,0 +1,941 @@
+// qrsd operator page. Plain JS, no build step, no external assets.
+//
+// Live view: WebSocket /api/v1/stream → bounded per-lead ring buffers → canvas strip drawn with
+// requestAnimationFrame (one frame at most per display refresh, never a backlog). Procedure panel:
+// REST calls under /api/v1. A read-only debug hook `window.qrsdStats` is exposed for the browser test.
+'use strict';
+
+(() => {
+  const API = '/api/v1';
+  const $ = (id) => document.getElementById(id);
+  const LIVE3 = ['II', 'V1', 'V6'];
+  const ALL12 = ['I', 'II', 'III', 'aVR', 'aVL', 'aVF', 'V1', 'V2', 'V3', 'V4', 'V5', 'V6'];
+  const BUFFER_S = 20; // seconds of signal kept per lead (bounded memory)
+  const MAX_BEATS = 64; // beat markers kept
+  const PX_PER_MM = 96 / 25.4; // CSS px per mm at the nominal 96 dpi
+  const VEIN_NAMES = {
+    anterior: 'anterior', anterolateral: 'anterolateral', lateral: 'lateral',
+    posterolateral: 'posterolateral', posterior: 'posterior', middle_cardiac: 'middle cardiac',
+  };
+  const REASONS = {
+    phrenic_stimulation: 'phrenic stimulation', high_threshold: 'high capture threshold',
+    unstable: 'unstable lead', other: 'other',
+  };
+
+  // ---------------------------------------------------------------- debug hook (read-only view)
+  const stats = {
+    lastSampleSeq: -1, // seq of the last `samples` message ingested
+    lastMsgSeq: -1, // seq of the last message of any type
+    msgs: 0, samplesMsgs: 0, beatsSeen: 0, measurementsSeen: 0, seqGaps: 0, gapMsgs: 0,
+    renderLagMs: null, // arrival of the newest drawn sample → its paint (ms)
+    streamLagMs: null, // wall clock now − server wall time of the newest drawn sample, when the server sends one
+    driftMs: null, // (wall time elapsed) − (stream time elapsed) since the first sample; grows if the page falls behind
+    displayedT: null, // stream time (s) at the right edge of the strip at the last paint
+    latestT: null, // newest stream time received (s)
+    frames: 0, wsConnects: 0, firstBeatAt: null, pageStart: performance.now(),
+    latestQrsdMs: null, leadsShown: LIVE3.slice(),
+  };
+  Object.defineProperty(window, 'qrsdStats', { get: () => Object.freeze({ ...stats }) });
+
+  // ---------------------------------------------------------------- helpers
+  const num = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+  const fmt0 = (v) => (num(v) === null ? '—' : String(Math.round(v)));
+  const fmt1 = (v) => (num(v) === null ? '—' : v.toFixed(1));
+  const fmtSigned = (v) => (num(v) === null ? '—' : (Math.round(v) > 0 ? '+' : Math.round(v) < 0 ? '−' : '±') + Math.abs(Math.round(v)));
+  function el(tag, attrs = {}, ...kids) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs)) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k === 'class') e.className = v;
+      else if (k === 'text') e.textContent = v;
+      else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+      else e.setAttribute(k, v === true ? '' : String(v));
+    }
+    for (const kid of kids) if (kid !== null && kid !== undefined) e.append(kid);
+    return e;
+  }
+  function pick(obj, ...keys) {
+    if (!obj) return undefined;
+    for (const k of keys) if (obj[k] !== undefined && obj[k] !== null) return obj[k];
+    return undefined;
+  }
+
+  // ---------------------------------------------------------------- errors shown in plain words
+  let errorTimer = null;
+  function showError(text) {
+    const box = $('error');
+    box.textContent = text;
+    box.hidden = false;
+    clearTimeout(errorTimer);
+    errorTimer = setTimeout(() => { box.hidden = true; }, 15000);
+  }
+  function clearError() { $('error').hidden = true; }
+
+  class ApiError extends Error {
+    constructor(message, status) { super(message); this.status = status; }
+  }
+  async function api(method, path, body, what) {
+    let resp;
+    try {
+      resp = await fetch(API + path, {
+        method,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (e) {
+      throw new ApiError(`Could not ${what}: the qrsd service is not answering. Check that it is running; the page keeps retrying.`, 0);
+    }
+    const text = await resp.text();
+    let data = null;
+    try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
+    if (!resp.ok) {
+      const detail = data && (typeof data.error === 'string' ? data.error
+        : (data.error && data.error.message) || data.message || data.detail);
+      const plain = {
+        400: 'the request was not accepted', 404: 'it was not found (it may have been closed or removed)',
+        409: 'this is not possible right now', 413: 'the request is too large', 422: 'a value is not valid',
+        429: 'too many requests, wait a moment', 500: 'the service had an internal error', 503: 'the service is not ready',
+      }[resp.status] || `the service answered ${resp.status}`;
+      throw new ApiError(`Could not ${what}: ${detail || plain}.`, resp.status);
+    }
+    return data;
+  }
+  async function run(what, fn) {
+    try { clearError(); return await fn(); } catch (e) {
+      showError(e instanceof ApiError ? e.message : `Could not ${what}: ${e.message || e}`);
+      return undefined;
+    }
+  }
+
+  // ---------------------------------------------------------------- live signal buffers
+  const live = {
+    fs: null, // display sample rate (Hz)
+    acqFs: null, // acquisition sample rate, for beat times given in samples
+    cap: 0,
+    leads: new Map(), // name → { buf: Float32Array }
+    lastIdx: null, // display-rate sample index of the newest sample
+    firstArrivalWall: null, firstStreamT: null, minDrift: Infinity,
+    lastArrival: 0, lastServerWallMs: null,
+    beats: [], // { onset, offset, stim, qrsd, cls } in stream seconds
+    shown: LIVE3.slice(),
+    dirty: true,
+  };
+
+  function resetBuffers(fs) {
+    live.fs = fs;
+    live.cap = Math.max(16, Math.ceil(fs * BUFFER_S));
+    live.leads.clear();
+    live.lastIdx = null;
+    live.firstArrivalWall = null;
+    live.firstStreamT = null;
+    live.minDrift = Infinity;
+  }
+  function leadBuf(name) {
+    let l = live.leads.get(name);
+    if (!l) {
+      l = { buf: new Float32Array(live.cap).fill(NaN) };
+      live.leads.set(name, l);
+    }
+    return l;
+  }
+  const canonLead = (n) => {
+    const s = String(n);
+    const up = s.toUpperCase();
+    if (up === 'AVR') return 'aVR';
+    if (up === 'AVL') return 'aVL';
+    if (up === 'AVF') return 'aVF';
+    return up;
+  };
+
+  // Accepts the shapes a `samples` message can reasonably take:
+  //  {fs_hz, first_sample | t0_s, leads: {II: [...], ...}}            (lead → array)
+  //  {fs_hz, first_sample, leads: ["I","II",...], data: [[lead0...], [lead1...]]}  (lead-major)
+  //  {..., leads: [...], frames: [[l0,l1,...], ...]}                   (frame-major)
+  // Values are µV unless the message says `unit: "mV"`.
+  function ingestSamples(msg, arrival) {
+    const fs = num(pick(msg, 'fs_hz', 'display_fs_hz', 'fs', 'rate_hz'));
+    if (!fs || fs <= 0) return;
+    if (live.fs !== fs) resetBuffers(fs);
+    const acqFs = num(pick(msg, 'source_fs_hz', 'acq_fs_hz', 'input_fs_hz'));
+    if (acqFs) live.acqFs = acqFs;
+    const scale = /^mv$/i.test(msg.unit || '') ? 1000 : 1;
+
+    let series = []; // [name, array]
+    const leads = pick(msg, 'leads', 'lead_names', 'channels');
+    const data = pick(msg, 'data', 'samples_uv', 'samples', 'values');
+    if (leads && !Array.isArray(leads) && typeof leads === 'object') {
+      series = Object.entries(leads).map(([k, v]) => [k, Array.isArray(v) ? v : (v && (v.samples_uv || v.uv || v.data)) || []]);
+    } else if (Array.isArray(leads) && Array.isArray(data)) {
+      if (data.length === leads.length && Array.isArray(data[0])) {
+        series = leads.map((n, i) => [n, data[i]]);
+      } else if (Array.isArray(data[0])) { // frame-major
+        series = leads.map((n, i) => [n, data.map((f) => f[i])]);
+      } else { // flat frame-major
+        const nl = leads.length;
+        series = leads.map((n, i) => { const a = []; for (let j = i; j < data.length; j += nl) a.push(data[j]); return [n, a]; });
+      }
+    } else if (Array.isArray(leads) && Array.isArray(msg.frames)) {
+      series = leads.map((n, i) => [n, msg.frames.map((f) => f[i])]);
+    }
+    if (!series.length) return;
+    const n = Math.max(...series.map(([, a]) => a.length));
+    if (!n) return;
+
+    let startIdx;
+    const t0 = num(pick(msg, 't0_s', 'start_s', 't_s', 'time_s'));
+    const first = num(pick(msg, 'first_sample', 'start_sample', 'sample'));
+    const firstIsDisplay = num(pick(msg, 'first_display_sample', 'display_first_sample'));
+    if (firstIsDisplay !== null) startIdx = firstIsDisplay;
+    else if (t0 !== null) startIdx = Math.round(t0 * fs);
+    else if (first !== null && live.acqFs) startIdx = Math.round((first / live.acqFs) * fs);
+    else if (first !== null) startIdx = first;
+    else startIdx = live.lastIdx === null ? 0 : live.lastIdx + 1;
+
+    if (live.lastIdx !== null && startIdx + n - 1 <= live.lastIdx - live.cap) return; // ancient
+    const cap = live.cap;
+    const bufs = series.map(([name, arr]) => [leadBuf(canonLead(name)).buf, arr]);
+    // Missing frames between the last sample and this message are drawn as breaks (never interpolated).
+    if (live.lastIdx !== null && startIdx > live.lastIdx + 1) {
+      const from = Math.max(live.lastIdx + 1, startIdx - cap);
+      for (const l of live.leads.values()) for (let i = from; i < startIdx; i++) l.buf[((i % cap) + cap) % cap] = NaN;
+    }
+    for (const [buf, arr] of bufs) {
+      for (let i = 0; i < arr.length; i++) {
+        const v = arr[i];
+        buf[(((startIdx + i) % cap) + cap) % cap] = typeof v === 'number' ? v * scale : NaN;
+      }
+    }
+    const endIdx = startIdx + n - 1;
+    if (live.lastIdx === null || endIdx > live.lastIdx) {
+      if (live.lastIdx !== null) {
+        // Leads absent from this message get breaks rather than stale data.
+        for (const [name, l] of live.leads) {
+          if (series.some(([s]) => canonLead(s) === name)) continue;
+          for (let i = Math.max(live.lastIdx + 1, endIdx - cap + 1); i <= endIdx; i++) l.buf[((i % cap) + cap) % cap] = NaN;
+        }
+      }
+      live.lastIdx = endIdx;
+      live.lastArrival = arrival;
+      const tEnd = (endIdx + 1) / fs;
+      stats.latestT = tEnd;
+      const serverWall = num(pick(msg, 'wall_ms', 'wall_time_ms', 'sent_at_ms', 'ts_ms', 'received_at_ms'));
+      live.lastServerWallMs = serverWall;
+      const wall = Date.now();
+      if (live.firstArrivalWall === null) { live.firstArrivalWall = wall; live.firstStreamT = tEnd; }
+    }
+    live.dirty = true;
+  }
+
+  // Beat times: seconds, milliseconds or sample numbers (acquisition rate), globally or under `global`.
+  function beatTime(msg, base) {
+    const src = msg.global && typeof msg.global === 'object' ? [msg, msg.global] : [msg];
+    for (const o of src) {
+      let v = num(o[`${base}_s`]);
+      if (v !== null) return v;
+      v = num(o[`${base}_ms`]);
+      if (v !== null) return v / 1000;
+      v = num(pick(o, `${base}_sample`, `${base}_idx`));
+      const fs = num(pick(msg, 'fs_hz', 'source_fs_hz')) || live.acqFs;
+      if (v !== null && fs) return v / fs;
+      v = num(o[base]);
+      if (v !== null && fs) return v / fs;
+    }
+    return null;
+  }
+  function ingestBeat(msg) {
+    stats.beatsSeen += 1;
+    if (stats.firstBeatAt === null) stats.firstBeatAt = performance.now();
+    const qrsd = num(pick(msg, 'qrsd_ms', 'global_qrsd_ms'));
+    const cls = pick(msg, 'class', 'beat_class', 'kind') || '';
+    const beat = {
+      onset: beatTime(msg, 'onset'), offset: beatTime(msg, 'offset'),
+      stim: beatTime(msg, 'stimulus') ?? beatTime(msg, 'stim') ?? beatTime(msg, 'pace'),
+      qrsd, cls,
+    };
+    live.beats.push(beat);
+    if (live.beats.length > MAX_BEATS) live.beats.splice(0, live.beats.length - MAX_BEATS);
+    stats.latestQrsdMs = qrsd;
+    $('latest-qrsd').textContent = fmt0(qrsd);
+    const parts = [String(cls).replace(/_/g, ' ')];
+    const hr = num(pick(msg, 'hr_bpm', 'heart_rate_bpm'));
+    if (hr) parts.push(`${Math.round(hr)} bpm`);
+    const ste = num(pick(msg, 'stim_to_end_ms', 'stimulus_to_end_ms'));
+    if (ste !== null) parts.push(`stimulus → end ${Math.round(ste)} ms`);
+    $('latest-beat-info').textContent = parts.filter(Boolean).join(' · ') || 'beat';
+    live.dirty = true;
+  }
+
+  // ---------------------------------------------------------------- source state
+  const source = { state: 'unknown', leadOff: [], noise: null, gaps: 0, isSim: null };
+  function setBadge(id, text, level) {
+    const b = $(id);
+    b.textContent = text;
+    b.className = `badge badge-${level}`;
+  }
+  function ingestSource(msg) {
+    const s = msg.status && typeof msg.status === 'object' ? { ...msg, ...msg.status } : msg;
+    const state = pick(s, 'state', 'status');
+    if (typeof state === 'string') source.state = state;
+    const kind = pick(s, 'kind', 'source', 'description');
+    if (typeof kind === 'string') source.isSim = /^sim/.test(kind);
+    const fsAcq = num(pick(s, 'fs_hz', 'sample_rate_hz'));
+    if (fsAcq) live.acqFs = fsAcq;
+    let lo = pick(s, 'lead_off_leads', 'lead_off');
+    if (typeof lo === 'number') {
+      const names = pick(s, 'lead_names', 'leads') || [];
+      const off = [];
+      for (let i = 0; i < 16; i++) if (lo & (1 << i)) off.push(names[i] || `ch${i + 1}`);
+      lo = off;
+    }
+    if (Array.isArray(lo)) source.leadOff = lo;
+    const noise = pick(s, 'noise', 'noisy', 'noise_level');
+    if (noise !== undefined) source.noise = noise;
+    const gaps = num(pick(s, 'gaps', 'gap_count'));
+    if (gaps !== null) source.gaps = gaps;
+    renderSource();
+  }
+  function renderSource() {
+    const st = source.state;
+    const lvl = st === 'streaming' ? 'ok' : (st === 'connecting' || st === 'stalled' || st === 'unknown') ? 'warn' : 'bad';
+    const word = { streaming: 'streaming', connecting: 'connecting', stalled: 'stalled (no data)', disconnected: 'DISCONNECTED', ended: 'ended', unknown: 'unknown' }[st] || st;
+    setBadge('source-state', `Source: ${word}`, lvl);
+    if (source.leadOff.length) setBadge('leadoff-state', `LEAD OFF: ${source.leadOff.join(', ')}`, 'bad');
+    else setBadge('leadoff-state', 'Leads on', 'ok');
+    const n = source.noise;
+    const noisy = n === true || n === 'high' || (typeof n === 'number' && n > 0.5);
+    setBadge('noise-state', noisy ? 'NOISE: high' : 'Noise: low', noisy ? 'bad' : 'ok');
+    setBadge('gap-state', `Gaps: ${source.gaps}`, source.gaps > 0 ? 'warn' : 'ok');
+    $('sim-panel').hidden = source.isSim === false;
+  }
+
+  // ---------------------------------------------------------------- WebSocket with automatic reconnect
+  let ws = null;
+  let wsBackoff = 250;
+  let lastMsgAt = 0;
+  function connect() {
+    const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${API}/stream`;
+    setBadge('conn-state', 'Connecting…', 'warn');
+    try { ws = new WebSocket(url); } catch (e) { scheduleReconnect(); return; }
+    let expectSeq = null;
+    ws.onopen = () => {
+      stats.wsConnects += 1;
+      wsBackoff = 250;
+      lastMsgAt = performance.now();
+      setBadge('conn-state', 'Connected', 'ok');
+      refreshSource();
+    };
+    ws.onmessage = (ev) => {
+      const arrival = performance.now();
+      lastMsgAt = arrival;
+      let msg;
+      try { msg = JSON.parse(ev.data); } catch (e) { return; }
+      const msgs = Array.isArray(msg) ? msg : [msg];
+      for (const m of msgs) handleMessage(m, arrival, (seq) => {
+        if (expectSeq !== null && seq > expectSeq) stats.seqGaps += 1;
+        expectSeq = seq + 1;
+      });
+    };
+    ws.onclose = () => { setBadge('conn-state', 'Disconnected — reconnecting', 'bad'); scheduleReconnect(); };
+    ws.onerror = () => { try { ws.close(); } catch (e) { /* closing anyway */ } };
+  }
+  function scheduleReconnect() {
+    ws = null;
+    setTimeout(connect, wsBackoff);
+    wsBackoff = Math.min(5000, wsBackoff * 2);
+  }
+  // A connection that is open but silent for 5 s is treated as dead (the server streams continuously).
+  setInterval(() => {
+    if (ws && ws.readyState === WebSocket.OPEN && performance.now() - lastMsgAt > 5000) {
+      setBadge('conn-state', 'No data — reconnecting', 'bad');
+      try { ws.close(); } catch (e) { /* ignore */ }
+    }
+  }, 1000);
+
+  function handleMessage(m, arrival, onSeq) {
+    if (!m || typeof m !== 'object') return;
+    stats.msgs += 1;
+    const seq = num(m.seq);
+    if (seq !== null) { onSeq(seq); stats.lastMsgSeq = seq; }
+    switch (m.type) {
+      case 'samples':
+        stats.samplesMsgs += 1;
+        if (seq !== null) stats.lastSampleSeq = seq;
+        ingestSamples(m, arrival);
+        break;
+      case 'beat': ingestBeat(m); break;
+      case 'measurement': stats.measurementsSeen += 1; onMeasurementEvent(m); break;
+      case 'source': ingestSource(m); break;
+      case 'gap': {
+        stats.gapMsgs += 1;
+        // The server dropped messages for this (slow) client; the strip shows a break and carries on.
+        break;
+      }
+      default: break;
+    }
+  }
+  async function refreshSource() {
+    try {
+      const s = await api('GET', '/source', undefined, 'read the source status');
+      if (s) ingestSource(s);
+    } catch (e) { /* shown by the badge */ }
+  }
+  setInterval(refreshSource, 5000);
+
+  // ---------------------------------------------------------------- the strip (canvas, rAF)
+  const canvas = $('strip');
+  const ctx = canvas.getContext('2d', { alpha: false });
+  function resizeCanvas() {
+    const r = canvas.getBoundingClientRect();
+    const dpr = window.devicePixelRatio || 1;
+    const w = Math.max(100, Math.round(r.width * dpr));
+    const h = Math.max(100, Math.round(r.height * dpr));
+    if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; live.dirty = true; }
+  }
+  function draw() {
+    resizeCanvas();
+    const dpr = window.devicePixelRatio || 1;
+    const W = canvas.width;
+    const H = canvas.height;
+    const pxPerMm = PX_PER_MM * dpr;
+    ctx.fillStyle = '#000';
+    ctx.fillRect(0, 0, W, H);
+    const leads = live.shown;
+    const rowH = H / leads.length;
+    // Grid: 5 mm major lines at the nominal scale.
+    ctx.strokeStyle = '#2a0f0f';
+    ctx.lineWidth = 1;
+    ctx.beginPath();
+    for (let x = W; x > 0; x -= 5 * pxPerMm) { ctx.moveTo(Math.round(x) + 0.5, 0); ctx.lineTo(Math.round(x) + 0.5, H); }
+    for (let y = 0; y < H; y += 5 * pxPerMm) { ctx.moveTo(0, Math.round(y) + 0.5); ctx.lineTo(W, Math.round(y) + 0.5); }
+    ctx.stroke();
+    if (live.lastIdx === null || !live.fs) {
+      ctx.fillStyle = '#9aa7b4';
+      ctx.font = `${16 * dpr}px system-ui, sans-serif`;
+      ctx.fillText('Waiting for signal…', 20 * dpr, 30 * dpr);
+      return;
+    }
+    const pxPerS = 25 * pxPerMm;
+    const fs = live.fs;
+    const cap = live.cap;
+    const tRight = (live.lastIdx + 1) / fs;
+    const nVisible = Math.min(cap, Math.ceil((W / pxPerS) * fs));
+    const i0 = live.lastIdx - nVisible + 1;
+    // 10 mm/mV when it fits (3 mV per row); smaller for 12 leads on a short screen.
+    const pxPerUv = Math.min(10 * pxPerMm, rowH / 3) / 1000;
+    const step = Math.max(1, Math.floor(nVisible / W)); // never more points than pixels
+    ctx.lineWidth = 1.5 * dpr;
+    ctx.font = `${14 * dpr}px system-ui, sans-serif`;
+    leads.forEach((name, row) => {
+      const yMid = rowH * row + rowH / 2;
+      ctx.fillStyle = '#9aa7b4';
+      ctx.fillText(name, 6 * dpr, rowH * row + 16 * dpr);
+      const l = live.leads.get(name);
+      if (!l) { ctx.fillText('no signal', 40 * dpr, yMid); return; }
+      // Baseline: median-free mean of the visible window keeps the trace centred without a filter.
+      let sum = 0; let cnt = 0;
+      for (let i = i0; i <= live.lastIdx; i += step * 4) { const v = l.buf[((i % cap) + cap) % cap]; if (v === v) { sum += v; cnt++; } }
+      const off = cnt ? sum / cnt : 0;
+      ctx.strokeStyle = '#e6edf3';
+      ctx.beginPath();
+      let pen = false;
+      for (let i = i0; i <= live.lastIdx; i += step) {
+        const v = l.buf[((i % cap) + cap) % cap];
+        const x = W - (tRight - i / fs) * pxPerS;
+        if (v !== v) { pen = false; continue; }
+        const y = Math.max(rowH * row, Math.min(rowH * (row + 1), yMid - (v - off) * pxPerUv));
+        if (pen) ctx.lineTo(x, y); else { ctx.moveTo(x, y); pen = true; }
+      }
+      ctx.stroke();
+    });
+    // Beat markers over all rows.
+    const tLeft = tRight - W / pxPerS;
+    for (const b of live.beats) {
+      const mark = (t, color, dash) => {
+        if (t === null || t < tLeft || t > tRight) return null;
+        const x = W - (tRight - t) * pxPerS;
+        ctx.strokeStyle = color;
+        ctx.setLineDash(dash);
+        ctx.lineWidth = 2 * dpr;
+        ctx.beginPath(); ctx.moveTo(x, 0); ctx.lineTo(x, H); ctx.stroke();
+        ctx.setLineDash([]);
+        return x;
+      };
+      mark(b.stim, '#79c0ff', [4 * dpr, 4 * dpr]);
+      const xo = mark(b.onset, '#3fb950', []);
+      const xf = mark(b.offset, '#ff7b72', []);
+      if (b.qrsd !== null && (xf !== null || xo !== null)) {
+        ctx.fillStyle = '#ffd33d';
+        ctx.font = `bold ${18 * dpr}px system-ui, sans-serif`;
+        ctx.fillText(`${Math.round(b.qrsd)}`, (xf ?? xo) + 4 * dpr, 20 * dpr);
+      }
+    }
+    // Figures for the test hook.
+    const now = performance.now();
+    stats.renderLagMs = Math.round(now - live.lastArrival);
+    stats.displayedT = tRight;
+    if (live.firstArrivalWall !== null) {
+      const drift = (Date.now() - live.firstArrivalWall) - (tRight - live.firstStreamT) * 1000;
+      live.minDrift = Math.min(live.minDrift, drift);
+      stats.driftMs = Math.round(drift - live.minDrift);
+    }
+    stats.streamLagMs = live.lastServerWallMs !== null ? Math.round(Date.now() - live.lastServerWallMs) : null;
+  }
+  function frame() {
+    stats.frames += 1;
+    if (live.dirty) { live.dirty = false; try { draw(); } catch (e) { console.error(e); } }
+    requestAnimationFrame(frame);
+  }
+  requestAnimationFrame(frame);
+  window.addEventListener('resize', () => { live.dirty = true; });
+
+  function toggleLeads() {
+    const all = live.shown.length === 3;
+    live.shown = all ? ALL12.slice() : LIVE3.slice();
+    stats.leadsShown = live.shown.slice();
+    const b = $('toggle-leads');
+    b.textContent = all ? 'Show II, V1, V6' : 'Show all 12 leads';
+    b.setAttribute('aria-pressed', String(all));
+    live.dirty = true;
+  }
+  $('toggle-leads').addEventListener('click', toggleLeads);
+
+  // ---------------------------------------------------------------- procedure state
+  const proc = {
+    id: null, data: null, rows: [], selected: null, measuring: null, pollTimer: null,
+    measurements: new Map(), recommendation: null,
+  };
+
+  function siteName(site) {
+    if (!site) return '';
+    const label = pick(site, 'label', 'name');
+    const vein = VEIN_NAMES[site.vein] || site.vein || '';
+    const seg = site.segment || '';
+    const vs = [vein, seg].filter(Boolean).join(' ');
+    return label ? (vs ? `${label} (${vs})` : label) : vs || `site ${site.id}`;
+  }
+
+  // Normalise GET /procedures/{id}: baseline measurements and sites with their measurements.
+  function normalise(p) {
+    const measOf = (o) => {
+      let ms = pick(o, 'measurements') || [];
+      if (!Array.isArray(ms)) ms = [];
+      const single = pick(o, 'measurement', 'latest_measurement', 'baseline_measurement');
+      if (single && typeof single === 'object') ms = ms.concat([single]);
+      const ids = pick(o, 'measurement_ids');
+      if (Array.isArray(ids)) ms = ms.concat(ids.map((id) => ({ id })));
+      return ms;
+    };
+    let baseline = pick(p, 'baseline');
+    let baseMs = [];
+    if (Array.isArray(baseline)) baseMs = baseline;
+    else if (baseline && typeof baseline === 'object') baseMs = baseline.measurements ? measOf(baseline) : [baseline];
+    const bid = pick(p, 'baseline_measurement_id', 'baseline_id');
+    if (!baseMs.length && bid !== undefined) baseMs = [{ id: bid }];
+    if (!baseMs.length && Array.isArray(p.measurements)) baseMs = p.measurements.filter((m) => m.kind === 'baseline' || m.site_id === null);
+    const sites = (p.sites || []).map((s) => ({ ...s, _ms: measOf(s) }));
+    return { baseMs, sites };
+  }
+  const latestOf = (ms) => (ms.length ? ms[ms.length - 1] : null);
+
+  async function loadMeasurement(m) {
+    if (!m || m.id === undefined) return m;
+    const cached = proc.measurements.get(String(m.id));
+    const st = (cached && cached.status) || m.status;
+    if (cached && st && st !== 'collecting') return cached;
+    // A full record already present (has leads or qrsd) and finished needs no fetch.
+    if (m.status && m.status !== 'collecting' && (m.leads || m.qrsd_ms !== undefined)) {
+      proc.measurements.set(String(m.id), m);
+      return m;
+    }
+    const full = await api('GET', `/measurements/${encodeURIComponent(m.id)}`, undefined, 'read a measurement');
+    if (full) proc.measurements.set(String(m.id), { id: m.id, ...full });
+    return proc.measurements.get(String(m.id)) || m;
+  }
+
+  async function refresh() {
+    if (!proc.id) return;
+    const p = await api('GET', `/procedures/${encodeURIComponent(proc.id)}`, undefined, 'load the procedure');
+    proc.data = p;
+    const { baseMs, sites } = normalise(p);
+    const rows = [];
+    const bm = latestOf(baseMs);
+    rows.push({ key: 'baseline', site: null, m: bm ? await loadMeasurement(bm) : null, count: baseMs.length });
+    for (const s of sites) {
+      const lm = latestOf(s._ms);
+      rows.push({ key: String(s.id), site: s, m: lm ? await loadMeasurement(lm) : null, count: s._ms.length });
+    }
+    proc.rows = rows;
+    try {
+      proc.recommendation = await api('GET', `/procedures/${encodeURIComponent(proc.id)}/recommendation`, undefined, 'read the recommendation');
+    } catch (e) {
+      proc.recommendation = null; // 404/409 while there is nothing to recommend
+    }
+    if (proc.selected === null || !rows.some((r) => r.key === proc.selected)) {
+      const firstSite = rows.find((r) => r.site);
+      proc.selected = firstSite ? firstSite.key : 'baseline';
+    }
+    renderProcedure();
+  }
+
+  const mStatus = (m) => (m ? m.status || '' : '');
+  const siteStatus = (s) => {
+    if (!s) return '';
+    if (pick(s, 'rejected') === true || pick(s, 'status') === 'rejected' || pick(s, 'reject_reason', 'rejection_reason')) return 'rejected';
+    if (pick(s, 'accepted') === true || pick(s, 'status') === 'accepted') return 'accepted';
+    return pick(s, 'status') || '';
+  };
+  const rejectReason = (s) => {
+    const r = pick(s, 'reject_reason', 'rejection_reason', 'reason') || (s.rejection && s.rejection.reason);
+    return r ? (REASONS[r] || r) : '';
+  };
+  const leadQ = (m, lead) => num(m && m.leads && m.leads[lead] && pick(m.leads[lead], 'qrsd_ms', 'median_ms'));
+  const spreadOf = (m) => {
+    if (!m) return [null, null];
+    const iqr = num(pick(m, 'iqr_ms', 'qrsd_iqr_ms')) ?? num(m.spread && m.spread.iqr_ms);
+    const sd = num(pick(m, 'sd_ms', 'qrsd_sd_ms')) ?? num(m.spread && m.spread.sd_ms);
+    return [iqr, sd];
+  };
+  const flagsOf = (m) => {
+    if (!m) return [];
+    let f = m.flags || [];
+    if (!Array.isArray(f)) f = Object.entries(f).filter(([, v]) => v).map(([k]) => k);
+    const out = f.map((x) => String(typeof x === 'object' ? (x.flag || x.name || JSON.stringify(x)) : x).replace(/_/g, ' '));
+    if (m.status === 'incomplete') out.unshift(`INCOMPLETE${m.reason || m.incomplete_reason ? `: ${String(m.reason || m.incomplete_reason).replace(/_/g, ' ')}` : ''}`);
+    if (m.status === 'failed' || m.status === 'interrupted') out.unshift(m.status.toUpperCase());
+    return out;
+  };
+  function rejectedSummary(m) {
+    const r = m && m.beats_rejected;
+    if (!r) return '';
+    if (typeof r === 'number') return r ? `${r} rejected` : '';
+    const parts = Object.entries(r).filter(([k, v]) => k !== 'total' && num(v)).map(([k, v]) => `${v} ${k.replace(/_/g, ' ')}`);
+    return parts.join(', ');
+  }
+  const baselineQrsd = () => {
+    const b = proc.rows.find((r) => r.key === 'baseline');
+    return b && b.m && b.m.status === 'complete' ? num(b.m.qrsd_ms) : null;
+  };
+  const recommendedKey = () => {
+    const r = proc.recommendation;
+    const id = r && pick(r, 'site_id', 'recommended_site_id');
+    if (id !== undefined && id !== null) return String(id);
+    const site = r && (r.site || r.recommended);
+    return site && site.id !== undefined ? String(site.id) : null;
+  };
+
+  function renderProcedure() {
+    const p = proc.data || {};
+    const caseId = pick(p, 'case_id', 'case', 'name') || proc.id;
+    const closed = pick(p, 'status', 'state') === 'closed' || !!pick(p, 'closed_at');
+    $('case-banner').textContent = `Case ${caseId}${closed ? ' — CLOSED' : ''}`;
+    $('new-procedure-form').hidden = true;
+    $('procedure').hidden = false;
+    for (const id of ['measure-baseline', 'measure-selected', 'add-site', 'close-procedure']) $(id).disabled = closed || (id.startsWith('measure') && !!proc.measuring);
+    $('report-link').href = `${API}/procedures/${encodeURIComponent(proc.id)}/report.html`;
+    $('json-link').href = `${API}/procedures/${encodeURIComponent(proc.id)}/report`;
+
+    const base = baselineQrsd();
+    const recKey = recommendedKey();
+    const tbody = $('results-body');
+    tbody.replaceChildren();
+    for (const r of proc.rows) {
+      const m = r.m;
+      const sst = siteStatus(r.site);
+      const isBase = r.key === 'baseline';
+      const cls = [isBase ? 'baseline' : '', r.key === proc.selected ? 'selected' : '', r.key === recKey ? 'recommended' : '', sst === 'rejected' ? 'rejected' : ''].join(' ').trim();
+      const q = m && m.status !== 'collecting' ? num(m.qrsd_ms) : null;
+      const delta = !isBase && q !== null && base !== null ? q - base : null;
+      const [iqr, sd] = spreadOf(m);
+      const used = num(m && pick(m, 'beats_used'));
+      const req = num(m && pick(m, 'beats_required', 'beats_target'));
+      const rej = rejectedSummary(m);
+      const cell = (field, text, extra = {}) => el('td', { 'data-testid': `cell-${r.key}-${field}`, 'data-field': field, ...extra, text });
+      let status = isBase ? (m ? `baseline: ${mStatus(m)}` : 'baseline: not measured') : (sst || (m ? mStatus(m) : 'not measured'));
+      if (sst === 'rejected') status = `rejected: ${rejectReason(r.site)}`;
+      else if (!isBase && m && mStatus(m) && mStatus(m) !== 'complete') status += ` (${mStatus(m)})`;
+      if (r.count > 1) status += ` · ${r.count} runs`;
+      const actions = el('td', { class: 'actions' });
+      if (!isBase) {
+        actions.append(
+          el('button', { type: 'button', 'data-testid': `measure-${r.key}`, 'aria-label': `Measure ${siteName(r.site)}`, onclick: () => measure(r.key), disabled: closed || !!proc.measuring || sst === 'rejected' }, m ? 'Re-measure' : 'Measure'),
+          el('button', { type: 'button', 'data-testid': `accept-${r.key}`, 'aria-label': `Accept ${siteName(r.site)}`, onclick: () => acceptSite(r.key), disabled: closed || sst === 'rejected' || sst === 'accepted' }, 'Accept'),
+          el('button', { type: 'button', class: 'danger', 'data-testid': `reject-${r.key}`, 'aria-label': `Reject ${siteName(r.site)}`, onclick: () => openReject(r.key), disabled: closed || sst === 'rejected' }, 'Reject'),
+        );
+      } else {
+        actions.append(el('button', { type: 'button', 'data-testid': 'measure-baseline-row', onclick: () => measure('baseline'), disabled: closed || !!proc.measuring }, m ? 'Re-measure' : 'Measure'));
+      }
+      const tr = el('tr', { class: cls, 'data-testid': `row-${r.key}`, 'data-key': r.key, tabindex: '-1', 'aria-selected': String(r.key === proc.selected) },
+        el('td', { 'data-testid': `cell-${r.key}-name` },
+          el('label', {},
+            el('input', { type: 'radio', name: 'selected-site', value: r.key, 'data-testid': `select-${r.key}`, checked: r.key === proc.selected, onchange: () => select(r.key) }),
+            ' ', isBase ? 'Baseline (intrinsic)' : siteName(r.site)),
+          r.site && r.site.note ? el('div', { class: 'note', text: r.site.note }) : null),
+        cell('status', status),
+        cell('qrsd', fmt0(q), { style: 'font-weight:700' }),
+        cell('II', fmt0(m && m.status !== 'collecting' ? leadQ(m, 'II') : null)),
+        cell('V1', fmt0(m && m.status !== 'collecting' ? leadQ(m, 'V1') : null)),
+        cell('V6', fmt0(m && m.status !== 'collecting' ? leadQ(m, 'V6') : null)),
+        cell('stim', fmt0(m && m.status !== 'collecting' ? num(pick(m, 'stim_to_end_ms', 'stimulus_to_end_ms')) : null)),
+        cell('delta', isBase ? '' : fmtSigned(delta)),
+        cell('spread', iqr === null && sd === null ? '—' : `${fmt1(iqr)} / ${fmt1(sd)}`),
+        cell('beats', used === null ? '—' : `${used}${req !== null ? `/${req}` : ''}`, { title: rej ? `rejected: ${rej}` : '' }),
+        cell('flags', [...flagsOf(m), rej ? `rejected beats: ${rej}` : ''].filter(Boolean).join('; '), { class: 'flags' }),
+        actions);
+      tr.addEventListener('click', (ev) => { if (!(ev.target instanceof HTMLButtonElement)) select(r.key); });
+      tbody.append(tr);
+    }
+    renderRecommendation(base, recKey);
+  }
+
+  function renderRecommendation(base, recKey) {
+    const box = $('recommendation');
+    const warnBox = $('recommendation-warning');
+    const rec = proc.recommendation;
+    const row = proc.rows.find((r) => r.key === recKey);
+    if (!rec || !row) {
+      box.textContent = 'No recommendation yet: measure at least one site.';
+      warnBox.hidden = true;
+      return;
+    }
+    const q = num(pick(rec, 'qrsd_ms', 'site_qrsd_ms')) ?? num(row.m && row.m.qrsd_ms);
+    const d = num(pick(rec, 'delta_qrs_ms', 'delta_ms', 'delta_qrsd_ms')) ?? (q !== null && base !== null ? q - base : null);
+    box.replaceChildren(
+      el('div', { text: 'Recommended site' }),
+      el('strong', { 'data-testid': 'recommended-site', text: siteName(row.site) }),
+      el('div', { 'data-testid': 'recommended-figures', text: `QRSd ${fmt0(q)} ms${d !== null ? ` · ΔQRS ${fmtSigned(d)} ms against baseline` : ' · no baseline yet'}` }),
+    );
+    // Warning when the best two are within measurement spread: the server's text when it gives one.
+    let warn = pick(rec, 'warning', 'warning_text');
+    if (warn && typeof warn === 'object') warn = warn.message || warn.text || JSON.stringify(warn);
+    if (!warn && pick(rec, 'within_spread', 'ambiguous', 'close_call') === true) {
+      warn = 'The best two sites differ by less than the measurement spread.';
+    }
+    if (warn) {
+      const runner = pick(rec, 'runner_up_site_id', 'second_site_id');
+      const rr = runner !== undefined ? proc.rows.find((r) => r.key === String(runner)) : null;
+      warnBox.textContent = `Caution: ${warn}${rr ? ` (${siteName(row.site)} vs ${siteName(rr.site)})` : ''} They are not clearly different — choose between them on threshold, stability and phrenic stimulation, or re-measure.`;
+      warnBox.hidden = false;
+    } else warnBox.hidden = true;
+  }
+
+  function select(key) {
+    proc.selected = key;
+    renderProcedure();
+    const tr = document.querySelector(`tr[data-key="${CSS.escape(key)}"]`);
+    if (tr && !tr.contains(document.activeElement)) tr.focus({ preventScroll: false });
+  }
+  function moveSelection(delta) {
+    const keys = proc.rows.map((r) => r.key);
+    if (!keys.length) return;
+    const i = Math.max(0, keys.indexOf(proc.selected));
+    select(keys[Math.max(0, Math.min(keys.length - 1, i + delta))]);
+  }
+
+  // ---------------------------------------------------------------- actions
+  async function openProcedure(id) {
+    proc.id = String(id);
+    proc.measurements.clear();
+    proc.selected = null;
+    history.replaceState(null, '', `#procedure=${encodeURIComponent(proc.id)}`);
+    const ok = await run('open the procedure', refresh);
+    if (ok === undefined && !proc.data) leaveProcedure();
+  }
+  function leaveProcedure() {
+    proc.id = null; proc.data = null; proc.rows = [];
+    stopPolling();
+    history.replaceState(null, '', location.pathname);
+    $('procedure').hidden = true;
+    $('new-procedure-form').hidden = false;
+    $('case-banner').textContent = 'No procedure open';
+  }
+  $('new-procedure-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const caseId = $('case-id').value.trim();
+    if (!caseId) { showError('Enter a case id first (a pseudonymous code, not a name).'); return; }
+    run('start a procedure', async () => {
+      const r = await api('POST', '/procedures', { case_id: caseId }, 'start a procedure');
+      await openProcedure(r.id);
+    });
+  });
+  $('open-procedure').addEventListener('click', () => {
+    const id = $('open-id').value.trim();
+    if (id) openProcedure(id);
+  });
+  $('leave-procedure').addEventListener('click', leaveProcedure);
+
+  $('site-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const body = { vein: $('site-vein').value, segment: $('site-segment').value };
+    const label = $('site-label').value.trim();
+    const note = $('site-note').value.trim();
+    if (label) body.label = label;
+    if (note) body.note = note;
+    run('add the site', async () => {
+      const r = await api('POST', `/procedures/${encodeURIComponent(proc.id)}/sites`, body, 'add the site');
+      $('site-label').value = '';
+      $('site-note').value = '';
+      proc.selected = String(r.id);
+      await refresh();
+    });
+  });
+
+  async function measure(key) {
+    if (!proc.id || proc.measuring) return;
+    const isBase = key === 'baseline';
+    const row = proc.rows.find((r) => r.key === key);
+    if (!row) return;
+    if (!isBase && siteStatus(row.site) === 'rejected') { showError('This site was rejected; it cannot be measured again.'); return; }
+    await run(isBase ? 'start the baseline measurement' : 'start the measurement', async () => {
+      const path = isBase ? `/procedures/${encodeURIComponent(proc.id)}/baseline`
+        : `/procedures/${encodeURIComponent(proc.id)}/sites/${encodeURIComponent(key)}/measurements`;
+      const r = await api('POST', path, {}, isBase ? 'start the baseline measurement' : 'start the measurement');
+      proc.measuring = { id: String(r.id), key, started: performance.now() };
+      showProgress({ status: 'collecting', beats_used: 0, beats_required: num(r.beats_required) ?? 10 });
+      renderProcedure();
+      startPolling();
+    });
+  }
+  function showProgress(m) {
+    const got = num(pick(m, 'beats_collected', 'beats_used', 'beats')) ?? 0;
+    const need = num(pick(m, 'beats_required', 'beats_target', 'n')) ?? 10;
+    const row = proc.measuring && proc.rows.find((r) => r.key === proc.measuring.key);
+    const name = row ? (row.site ? siteName(row.site) : 'baseline') : '';
+    $('progress').hidden = false;
+    $('cancel-measure').hidden = m.status !== 'collecting';
+    const bar = $('progress-bar');
+    bar.max = need;
+    bar.value = Math.min(got, need);
+    const txt = m.status === 'collecting' ? `Measuring ${name}: ${got} of ${need} beats collected`
+      : m.status === 'complete' ? `Done: ${name} — QRSd ${fmt0(num(m.qrsd_ms))} ms from ${got} beats`
+        : `${name}: measurement ${m.status}${m.reason ? ` — ${String(m.reason).replace(/_/g, ' ')}` : ''} (${got} of ${need} beats)`;
+    $('progress-text').textContent = txt;
+  }
+  function startPolling() {
+    stopPolling();
+    proc.pollTimer = setInterval(pollMeasurement, 400);
+  }
+  function stopPolling() { if (proc.pollTimer) clearInterval(proc.pollTimer); proc.pollTimer = null; }
+  async function pollMeasurement() {
+    const cur = proc.measuring;
+    if (!cur) { stopPolling(); return; }
+    let m;
+    try { m = await api('GET', `/measurements/${encodeURIComponent(cur.id)}`, undefined, 'read the measurement'); } catch (e) {
+      if (e.status === 404 || e.status === 0) showError(e.message);
+      return;
+    }
+    if (!m || proc.measuring !== cur) return;
+    showProgress(m);
+    if (m.status && m.status !== 'collecting') {
+      proc.measurements.set(cur.id, { id: cur.id, ...m });
+      proc.measuring = null;
+      stopPolling();
+      $('cancel-measure').hidden = true;
+      if (m.status !== 'complete') showError(`The measurement did not complete (${m.status}${m.reason ? `: ${String(m.reason).replace(/_/g, ' ')}` : ''}). Check pacing capture and signal quality, then re-measure.`);
+      await run('reload the procedure', refresh);
+    }
+  }
+  function onMeasurementEvent(m) {
+    const id = pick(m, 'measurement_id', 'id');
+    if (proc.measuring && id !== undefined && String(id) === proc.measuring.id) {
+      const inner = m.measurement && typeof m.measurement === 'object' ? { ...m, ...m.measurement } : m;
+      if (inner.status === 'collecting') showProgress(inner); else pollMeasurement();
+    }
+  }
+  $('cancel-measure').addEventListener('click', () => {
+    proc.measuring = null; stopPolling(); $('progress').hidden = true; renderProcedure();
+  });
+  $('measure-baseline').addEventListener('click', () => measure('baseline'));
+  $('measure-selected').addEventListener('click', () => measure(proc.selected || 'baseline'));
+
+  async function acceptSite(key) {
+    await run('accept the site', async () => {
+      await api('POST', `/procedures/${encodeURIComponent(proc.id)}/sites/${encodeURIComponent(key)}/accept`, {}, 'accept the site');
+      await refresh();
+    });
+  }
+  let rejectKey = null;
+  function openReject(key) {
+    const row = proc.rows.find((r) => r.key === key);
+    if (!row || !row.site) return;
+    rejectKey = key;
+    $('reject-site-name').textContent = siteName(row.site);
+    $('reject-note').value = '';
+    $('reject-dialog').showModal();
+    const checked = document.querySelector('#reject-form input[name=reason]:checked');
+    if (checked) checked.focus();
+  }
+  $('reject-dialog').addEventListener('close', () => {
+    if ($('reject-dialog').returnValue !== 'ok' || rejectKey === null) { rejectKey = null; return; }
+    const key = rejectKey;
+    rejectKey = null;
+    const reason = document.querySelector('#reject-form input[name=reason]:checked').value;
+    const note = $('reject-note').value.trim();
+    const body = { reason };
+    if (note) body.note = note;
+    run('reject the site', async () => {
+      await api('POST', `/procedures/${encodeURIComponent(proc.id)}/sites/${encodeURIComponent(key)}/reject`, body, 'reject the site');
+      await refresh();
+    });
+  });
+
+  $('close-procedure').addEventListener('click', () => {
+    const sel = $('close-site');
+    sel.replaceChildren(el('option', { value: '', text: '(no site chosen)' }));
+    const recKey = recommendedKey();
+    for (const r of proc.rows) {
+      if (!r.site || siteStatus(r.site) === 'rejected') continue;
+      sel.append(el('option', { value: r.key, text: `${siteName(r.site)}${r.key === recKey ? ' — recommended' : ''}`, selected: r.key === recKey }));
+    }
+    $('close-dialog').showModal();
+    sel.focus();
+  });
+  $('close-dialog').addEventListener('close', () => {
+    if ($('close-dialog').returnValue !== 'ok') return;
+    const chosen = $('close-site').value;
+    const note = $('close-note').value.trim();
+    const body = {};
+    if (chosen) body.chosen_site_id = /^\d+$/.test(chosen) ? Number(chosen) : chosen;
+    if (note) body.note = note;
+    run('close the procedure', async () => {
+      await api('POST', `/procedures/${encodeURIComponent(proc.id)}/close`, body, 'close the procedure');
+      await refresh();
+    });
+  });
+
+  $('sim-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const body = { rhythm: $('sim-rhythm').value, qrsd_ms: Number($('sim-qrsd').value) };
+    run('change the simulator', async () => {
+      await api('PUT', '/source/sim', body, 'change the simulator');
+      $('sim-panel').querySelector('summary').textContent = `Simulator: ${body.rhythm}, ${body.qrsd_ms} ms`;
+    });
+  });
+
+  // ---------------------------------------------------------------- keyboard
+  document.addEventListener('keydown', (ev) => {
+    if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    const t = ev.target;
+    if (t instanceof HTMLInputElement || t instanceof HTMLSelectElement || t instanceof HTMLTextAreaElement) return;
+    if (document.querySelector('dialog[open]')) return;
+    const k = ev.key.toLowerCase();
+    const inProc = !!proc.id && !$('procedure').hidden;
+    if (k === 'l') toggleLeads();
+    else if (k === 'm' && inProc) measure(proc.selected || 'baseline');
+    else if (k === 'b' && inProc) measure('baseline');
+    else if (k === 'n' && inProc) $('site-vein').focus();
+    else if (k === 'a' && inProc && proc.selected && proc.selected !== 'baseline') acceptSite(proc.selected);
+    else if (k === 'x' && inProc && proc.selected && proc.selected !== 'baseline') openReject(proc.selected);
+    else if (k === 'r' && inProc) window.open($('report-link').href, '_blank', 'noopener');
+    else if ((ev.key === 'ArrowDown' || ev.key === 'ArrowUp') && inProc) moveSelection(ev.key === 'ArrowDown' ? 1 : -1);
+    else return;
+    ev.preventDefault();
+  });
+
+  // ---------------------------------------------------------------- start
+  connect();
+  renderSource();
+  const m = /procedure=([^&]+)/.exec(location.hash);
+  if (m) openProcedure(decodeURIComponent(m[1]));
+  // Keep the table fresh when someone else (another page, an integration) changes the procedure.
+  setInterval(() => { if (proc.id && !proc.measuring && document.visibilityState === 'visible') refresh().catch(() => {}); }, 10000);
+})();
