@@ -1,0 +1,1057 @@
+//! The per-measurement state machine: beats in, a run of consecutive clean beats out.
+//!
+//! # Definitions
+//!
+//! **Candidate beat**: a beat of the expected class (intrinsic for a baseline, paced for a site)
+//! that passed the per-beat checks — global onset and offset present, a stimulus for paced beats,
+//! no lead-off, noise ≤ `max_noise_uv`, QRSd within the plausible range.
+//!
+//! **Consensus**: the median QRSd, the median stimulus-to-onset latency and the per-sample median
+//! waveform (template) of the last [`CONSENSUS_WINDOW`] candidate beats (accepted or not). It is a
+//! majority vote over recent beats: a minority of fused or non-captured beats cannot move it, and a
+//! lasting change of rhythm takes it over after about half a window. The consensus needs
+//! [`CONSENSUS_MIN`] candidates; earlier candidates are accepted provisionally and checked again
+//! against the finished run (see *Run validation*).
+//!
+//! **Consecutive**: a run is a sequence of accepted beats with no *rhythm* event between them.
+//! Rhythm events break the run (it starts again empty): a beat of another class or an ectopic beat,
+//! suspected fusion, suspected loss of capture, a morphology change, a beat out of order, a pause
+//! longer than `max_rr_s`, and a source gap ([`Measurement::gap`]). *Artefact* rejections — no
+//! boundaries, no stimulus, lead-off, noise, implausible width, QRSd outlier — do not break it:
+//! the rhythm did not change, only that beat could not be measured; the beat is skipped and counted.
+//! With `strict_consecutive` every rejection breaks the run.
+//!
+//! **Run validation**: when the run reaches `beats_required` (or at the end, `beats_min`), every
+//! beat of the run is re-checked against the run's own consensus; a beat that fails is rejected
+//! retroactively (its record changes) and the run is cut accordingly, so the first beats accepted
+//! before a consensus existed cannot slip through.
+//!
+//! # Fusion and loss of capture (paced runs)
+//!
+//! Let `d` = beat QRSd − consensus QRSd, `Δlat` = |stimulus-to-onset − consensus latency|, `r` = the
+//! morphology correlation with the template (II, V1, V6 over the QRS window ± 20 ms), when
+//! waveforms are given.
+//!
+//! - **Fusion / pseudo-fusion**: the paced wavefront meets intrinsic conduction over the right
+//!   bundle (AV delay too long for the patient's PR). The intrinsic part activates the septum and RV
+//!   quickly, so the QRS is *narrower* than fully paced and intermediate in shape; the surface onset
+//!   is set by the intrinsic wavefront, so the stimulus-to-onset interval departs from the paced one
+//!   (in pseudo-fusion the QRS has begun at the stimulus). Flagged when `d ≤ −fusion_narrowing_ms`
+//!   (15 ms) together with `Δlat ≥ latency_shift_ms` (20 ms) or `r < min_correlation` (0.90) or no
+//!   waveform to check; or when `Δlat ≥ 20 ms` and `r < 0.90` with `d ≤ 0`.
+//! - **Loss of LV capture**: only the RV lead captures; in an LBBB heart RV-only pacing gives a
+//!   LBBB-like, markedly wider QRS (typically 20–50 ms wider than BiV) with a different V1/V6
+//!   morphology. Flagged when `d ≥ loc_widening_ms` (20 ms) with `r < 0.90` or no waveform; or
+//!   `r < loc_correlation` (0.80) with `d ≥ 10 ms`.
+//! - Otherwise `r < 0.90` is a `morphology` rejection and `|d| > outlier_ms` (25 ms) an `outlier`
+//!   (most likely a delineation error on that beat).
+//!
+//! Baseline (intrinsic) runs use only the morphology and outlier rules.
+
+use crate::config::{MeasurementConfig, MeasurementKind};
+use crate::stats::{self, Spread};
+use crate::waveform::{self, BeatWaveform, MedianBeat, MedianLead};
+use qrsd_pipeline::{Beat, BeatClass};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+/// Candidate beats the consensus is taken over.
+pub const CONSENSUS_WINDOW: usize = 8;
+/// Fewest candidates for a consensus.
+pub const CONSENSUS_MIN: usize = 3;
+/// Margin (ms) around the consensus QRS for the morphology correlation window.
+const CORR_MARGIN_MS: f64 = 20.0;
+
+/// One beat handed to [`Measurement::push`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct BeatInput {
+    /// The delineated beat.
+    pub beat: Beat,
+    /// Sampling rate of the beat's sample numbers.
+    pub fs_hz: f64,
+    /// Lead-off bits (bit i = acquired lead i) active at any time during the beat; 0 = all on.
+    pub lead_off: u16,
+    /// Noise estimate for the beat in µV RMS (isoelectric segment or high-frequency residual).
+    pub noise_uv: Option<f64>,
+    /// Samples around the beat for the median beat and the morphology check.
+    pub waveform: Option<BeatWaveform>,
+}
+
+impl BeatInput {
+    /// A beat without lead-off, noise estimate or waveform.
+    pub fn new(beat: Beat, fs_hz: f64) -> Self {
+        BeatInput {
+            beat,
+            fs_hz,
+            lead_off: 0,
+            noise_uv: None,
+            waveform: None,
+        }
+    }
+}
+
+/// Why a beat was not used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectReason {
+    /// Not the expected class (e.g. intrinsic during a paced site measurement).
+    WrongClass,
+    /// Premature, wide beat (the pipeline's ectopic class).
+    Ectopic,
+    /// Global onset or offset not found (or the pipeline could not delineate the beat).
+    NoBoundaries,
+    /// A paced beat without a stimulus position.
+    NoStimulus,
+    /// A lead was off during the beat.
+    LeadOff,
+    /// Noise estimate above `max_noise_uv`.
+    Noise,
+    /// Global QRSd outside the plausible range.
+    Implausible,
+    /// Suspected fusion / pseudo-fusion with intrinsic conduction.
+    SuspectedFusion,
+    /// Suspected loss of LV capture (RV-only morphology).
+    SuspectedLossOfCapture,
+    /// Morphology differs from the run's template.
+    Morphology,
+    /// QRSd far from the run's consensus.
+    Outlier,
+    /// Beat not after the previous one (duplicate or out of order).
+    NotConsecutive,
+}
+
+impl RejectReason {
+    /// Whether this rejection breaks the run of consecutive beats (a rhythm event) rather than
+    /// skipping one unmeasurable beat (an artefact).
+    pub fn breaks_run(self) -> bool {
+        matches!(
+            self,
+            RejectReason::WrongClass
+                | RejectReason::Ectopic
+                | RejectReason::SuspectedFusion
+                | RejectReason::SuspectedLossOfCapture
+                | RejectReason::Morphology
+                | RejectReason::NotConsecutive
+        )
+    }
+
+    /// Stable text form, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectReason::WrongClass => "wrong_class",
+            RejectReason::Ectopic => "ectopic",
+            RejectReason::NoBoundaries => "no_boundaries",
+            RejectReason::NoStimulus => "no_stimulus",
+            RejectReason::LeadOff => "lead_off",
+            RejectReason::Noise => "noise",
+            RejectReason::Implausible => "implausible",
+            RejectReason::SuspectedFusion => "suspected_fusion",
+            RejectReason::SuspectedLossOfCapture => "suspected_loss_of_capture",
+            RejectReason::Morphology => "morphology",
+            RejectReason::Outlier => "outlier",
+            RejectReason::NotConsecutive => "not_consecutive",
+        }
+    }
+}
+
+/// State of a measurement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Still gathering beats.
+    Collecting,
+    /// A clean run of at least `beats_min` beats was measured.
+    Complete,
+    /// Ended without enough clean beats; no QRSd is reported.
+    Incomplete,
+    /// Ended by a fault (e.g. the source was lost); no QRSd is reported.
+    Failed,
+}
+
+impl Status {
+    /// Stable text form (`collecting`, `complete`, `incomplete`, `failed`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Collecting => "collecting",
+            Status::Complete => "complete",
+            Status::Incomplete => "incomplete",
+            Status::Failed => "failed",
+        }
+    }
+
+    /// Whether the measurement has ended.
+    pub fn is_final(self) -> bool {
+        self != Status::Collecting
+    }
+}
+
+/// Why a measurement ended other than by collecting `beats_required` beats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// `timeout_s` of signal passed.
+    Timeout,
+    /// The operator stopped it.
+    Stopped,
+    /// The service stopped while it was collecting (set by the store on restart).
+    Interrupted,
+    /// Aborted by a fault.
+    Aborted,
+}
+
+/// Everything known about one beat the measurement considered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BeatRecord {
+    /// 0-based order of arrival within the measurement.
+    pub seq: usize,
+    /// R sample.
+    pub r_sample: u64,
+    /// Pipeline class.
+    pub class: BeatClass,
+    /// First pacing stimulus.
+    pub pace_sample: Option<u64>,
+    /// Global QRS onset.
+    pub onset_sample: Option<u64>,
+    /// Global QRS offset.
+    pub offset_sample: Option<u64>,
+    /// Global QRSd (onset to offset).
+    pub qrsd_ms: Option<f64>,
+    /// First stimulus to global QRS onset.
+    pub stim_to_onset_ms: Option<f64>,
+    /// First stimulus to global QRS end.
+    pub stim_to_end_ms: Option<f64>,
+    /// Per lead: onset, offset and QRSd.
+    pub leads: BTreeMap<String, LeadBeat>,
+    /// Noise estimate given with the beat.
+    pub noise_uv: Option<f64>,
+    /// Lead-off bits during the beat.
+    pub lead_off: u16,
+    /// Morphology correlation with the template at the time (when waveforms were given).
+    pub correlation: Option<f64>,
+    /// Passed every check when it was considered.
+    pub accepted: bool,
+    /// Why it was rejected.
+    pub reason: Option<RejectReason>,
+    /// Part of the run the result was computed from.
+    pub used: bool,
+}
+
+/// One lead of a [`BeatRecord`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LeadBeat {
+    /// QRS onset in this lead.
+    pub onset_sample: Option<u64>,
+    /// QRS offset in this lead.
+    pub offset_sample: Option<u64>,
+    /// QRSd in this lead.
+    pub qrsd_ms: Option<f64>,
+}
+
+/// Per-lead statistics of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LeadStats {
+    /// Median QRSd in this lead.
+    pub qrsd_ms: Option<f64>,
+    /// IQR of the lead's per-beat QRSd.
+    pub iqr_ms: Option<f64>,
+    /// SD of the lead's per-beat QRSd.
+    pub sd_ms: Option<f64>,
+    /// Beats in which this lead was delineated.
+    pub n: usize,
+}
+
+/// Rejected beats: total and by reason.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct RejectedCounts {
+    /// All rejected beats.
+    pub total: usize,
+    /// Count per reason (only reasons that occurred).
+    pub by_reason: BTreeMap<RejectReason, usize>,
+}
+
+/// Quality flags: a flag is set when at least one beat of the measurement was rejected for that
+/// reason (or a gap occurred); the counts are in `beats_rejected`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Flags {
+    /// Beats rejected for noise.
+    pub noise: bool,
+    /// Beats rejected for lead-off.
+    pub lead_off: bool,
+    /// Beats suspected of fusion.
+    pub suspected_fusion: bool,
+    /// Beats suspected of loss of LV capture.
+    pub suspected_loss_of_capture: bool,
+    /// A source gap occurred during the measurement.
+    pub gap: bool,
+    /// The result rests on fewer than `beats_required` beats (but at least `beats_min`).
+    pub short_run: bool,
+}
+
+/// First and last sample of the run a result was computed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunSpan {
+    /// Onset (or R when unknown) of the first beat.
+    pub first_sample: u64,
+    /// Offset (or R) of the last beat.
+    pub last_sample: u64,
+}
+
+/// The measurement as the API returns it (`GET /api/v1/measurements/{id}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeasurementResult {
+    /// Baseline or site.
+    pub kind: MeasurementKind,
+    /// collecting | complete | incomplete | failed.
+    pub status: Status,
+    /// Machine-readable end reason (incomplete/failed, or a complete short run at timeout).
+    pub reason_code: Option<EndReason>,
+    /// Plain-language reason when incomplete or failed.
+    pub reason: Option<String>,
+    /// Beat class collected.
+    pub expected_class: BeatClass,
+    /// Sampling rate of the beats (once a beat arrived).
+    pub fs_hz: Option<f64>,
+    /// Global median QRSd (onset to offset); only for `complete`.
+    pub qrsd_ms: Option<f64>,
+    /// IQR of the global per-beat QRSd.
+    pub iqr_ms: Option<f64>,
+    /// SD of the global per-beat QRSd.
+    pub sd_ms: Option<f64>,
+    /// Per reported lead (II, V1, V6 by default).
+    pub leads: BTreeMap<String, LeadStats>,
+    /// Median first-stimulus-to-global-QRS-end (paced runs).
+    pub stim_to_end_ms: Option<f64>,
+    /// Spread of stimulus-to-end.
+    pub stim_to_end: Option<Spread>,
+    /// Median first-stimulus-to-global-QRS-onset (paced runs).
+    pub stim_to_onset_ms: Option<f64>,
+    /// Beats in the run (the result's n; during collection: the current run).
+    pub beats_used: usize,
+    /// Beats asked for.
+    pub beats_required: usize,
+    /// Fewest beats for a result.
+    pub beats_min: usize,
+    /// Beats considered.
+    pub beats_seen: usize,
+    /// Rejected beats.
+    pub beats_rejected: RejectedCounts,
+    /// Quality flags.
+    pub flags: Flags,
+    /// Every beat considered.
+    pub beats: Vec<BeatRecord>,
+    /// Median beat of the run (when waveforms were given).
+    pub median_beat: Option<MedianBeat>,
+    /// First/last sample of the run.
+    pub run: Option<RunSpan>,
+    /// Sample the measurement started at.
+    pub start_sample: u64,
+    /// Source gaps (sample numbers) during the measurement.
+    pub gaps: Vec<u64>,
+    /// The configuration used.
+    pub config: MeasurementConfig,
+}
+
+/// What [`Measurement::push`] decided about one beat (for live progress messages).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    /// Sequence number of the beat.
+    pub seq: usize,
+    /// Accepted into the run.
+    pub accepted: bool,
+    /// Rejection reason.
+    pub reason: Option<RejectReason>,
+    /// Global QRSd of the beat.
+    pub qrsd_ms: Option<f64>,
+    /// Beats in the current run.
+    pub beats_collected: usize,
+    /// Beats required.
+    pub beats_required: usize,
+    /// Status after this beat.
+    pub status: Status,
+}
+
+/// Features of a candidate beat used by the consensus.
+#[derive(Debug, Clone, Copy)]
+struct Cand {
+    seq: usize,
+    qrsd: f64,
+    latency: Option<f64>,
+    onset_rel: Option<f64>,
+    offset_rel: Option<f64>,
+}
+
+struct Consensus {
+    qrsd: f64,
+    latency: Option<f64>,
+    template: BTreeMap<String, waveform::Aligned>,
+    window: Option<(i64, i64)>,
+}
+
+/// A measurement in progress: feed beats with [`push`](Self::push), read [`result`](Self::result).
+#[derive(Debug, Clone)]
+pub struct Measurement {
+    cfg: MeasurementConfig,
+    start_sample: u64,
+    fs_hz: Option<f64>,
+    status: Status,
+    end: Option<EndReason>,
+    reason_text: Option<String>,
+    records: Vec<BeatRecord>,
+    cands: VecDeque<Cand>,
+    run: Vec<Cand>,
+    best: Vec<Cand>,
+    used: Vec<usize>,
+    waves: HashMap<usize, BeatWaveform>,
+    last_r: Option<u64>,
+    gaps: Vec<u64>,
+}
+
+impl Measurement {
+    /// A new measurement starting at `start_sample` (the signal time its timeout counts from).
+    pub fn new(cfg: MeasurementConfig, start_sample: u64) -> Result<Self, crate::ConfigError> {
+        cfg.validate()?;
+        Ok(Measurement {
+            cfg,
+            start_sample,
+            fs_hz: None,
+            status: Status::Collecting,
+            end: None,
+            reason_text: None,
+            records: Vec::new(),
+            cands: VecDeque::new(),
+            run: Vec::new(),
+            best: Vec::new(),
+            used: Vec::new(),
+            waves: HashMap::new(),
+            last_r: None,
+            gaps: Vec::new(),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &MeasurementConfig {
+        &self.cfg
+    }
+
+    /// Current status.
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    /// Beats in the current run.
+    pub fn beats_collected(&self) -> usize {
+        self.run.len()
+    }
+
+    /// Records of every beat considered so far.
+    pub fn records(&self) -> &[BeatRecord] {
+        &self.records
+    }
+
+    /// Considers one beat. A beat past the timeout first ends the measurement (and is not
+    /// considered); beats after the end are ignored (`None`).
+    pub fn push(&mut self, input: BeatInput) -> Option<Progress> {
+        if self.status.is_final() {
+            return None;
+        }
+        let fs = input.fs_hz;
+        if !(fs.is_finite() && fs > 0.0) {
+            return None;
+        }
+        self.fs_hz = Some(fs);
+        if self.past_timeout(input.beat.r_sample, fs) {
+            self.finish(EndReason::Timeout);
+            return None;
+        }
+        let seq = self.records.len();
+        let mut rec = record(seq, &input, fs);
+        // A long pause breaks the run (beats missed, or the rhythm stopped).
+        if let Some(prev) = self.last_r {
+            if input.beat.r_sample > prev
+                && (input.beat.r_sample - prev) as f64 > self.cfg.max_rr_s * fs
+            {
+                self.break_run();
+            }
+        }
+        let verdict = self.check(&input, &rec);
+        let (cand, reason) = match verdict {
+            Check::Reject(r) => (None, Some(r)),
+            Check::Candidate(c) => {
+                if let Some(w) = input.waveform.clone() {
+                    self.waves.insert(seq, w);
+                }
+                let (reason, corr) = self.against_consensus(&c, &input);
+                rec.correlation = corr;
+                (Some(c), reason)
+            }
+        };
+        match self.last_r {
+            Some(p) if input.beat.r_sample <= p => {}
+            _ => self.last_r = Some(input.beat.r_sample),
+        }
+        rec.accepted = reason.is_none();
+        rec.reason = reason;
+        let qrsd = rec.qrsd_ms;
+        self.records.push(rec);
+        if let Some(c) = cand {
+            self.cands.push_back(c);
+            while self.cands.len() > CONSENSUS_WINDOW {
+                self.cands.pop_front();
+            }
+        }
+        match (reason, cand) {
+            (None, Some(c)) => self.run.push(c),
+            (Some(r), _) if r.breaks_run() || self.cfg.strict_consecutive => self.break_run(),
+            _ => {}
+        }
+        if self.run.len() >= self.cfg.beats_required {
+            self.validate_run();
+            if self.run.len() >= self.cfg.beats_required {
+                let run = std::mem::take(&mut self.run);
+                self.complete_with(run);
+            }
+        }
+        self.prune_waves();
+        Some(Progress {
+            seq,
+            accepted: reason.is_none(),
+            reason,
+            qrsd_ms: qrsd,
+            beats_collected: self.run.len().min(self.cfg.beats_required),
+            beats_required: self.cfg.beats_required,
+            status: self.status,
+        })
+    }
+
+    /// A gap in the source (lost samples) at `sample`: the run of consecutive beats breaks.
+    pub fn gap(&mut self, sample: u64) {
+        if self.status.is_final() {
+            return;
+        }
+        self.gaps.push(sample);
+        self.break_run();
+    }
+
+    /// Signal time has reached `sample` with no beat (e.g. asystole or no capture): ends the
+    /// measurement when the timeout has passed. Returns the status.
+    pub fn advance(&mut self, sample: u64, fs_hz: f64) -> Status {
+        if !self.status.is_final() && fs_hz.is_finite() && fs_hz > 0.0 {
+            self.fs_hz.get_or_insert(fs_hz);
+            if self.past_timeout(sample, fs_hz) {
+                self.finish(EndReason::Timeout);
+            }
+        }
+        self.status
+    }
+
+    /// The operator ends the measurement now: complete when the best run has `beats_min` clean
+    /// beats, otherwise incomplete.
+    pub fn stop(&mut self) {
+        if !self.status.is_final() {
+            self.finish(EndReason::Stopped);
+        }
+    }
+
+    /// Ends the measurement as failed (e.g. the source was lost), with a plain reason.
+    pub fn abort(&mut self, reason: &str) {
+        if !self.status.is_final() {
+            self.status = Status::Failed;
+            self.end = Some(EndReason::Aborted);
+            self.reason_text = Some(reason.to_string());
+        }
+    }
+
+    fn past_timeout(&self, sample: u64, fs: f64) -> bool {
+        sample.saturating_sub(self.start_sample) as f64 > self.cfg.timeout_s * fs
+    }
+
+    fn break_run(&mut self) {
+        if self.run.len() >= self.best.len() && !self.run.is_empty() {
+            self.best = std::mem::take(&mut self.run);
+        } else {
+            self.run.clear();
+        }
+    }
+
+    fn prune_waves(&mut self) {
+        if self.status.is_final() {
+            let keep: std::collections::HashSet<usize> = self.used.iter().copied().collect();
+            self.waves.retain(|k, _| keep.contains(k));
+            return;
+        }
+        let keep: std::collections::HashSet<usize> = self
+            .cands
+            .iter()
+            .chain(&self.run)
+            .chain(&self.best)
+            .map(|c| c.seq)
+            .collect();
+        self.waves.retain(|k, _| keep.contains(k));
+    }
+
+    fn finish(&mut self, why: EndReason) {
+        self.break_run();
+        let mut best = std::mem::take(&mut self.best);
+        self.run = std::mem::take(&mut best);
+        self.validate_run();
+        let run = std::mem::take(&mut self.run);
+        if run.len() >= self.cfg.beats_min {
+            self.complete_with(run);
+            self.end = Some(why);
+        } else {
+            self.status = Status::Incomplete;
+            self.end = Some(why);
+            let what = match why {
+                EndReason::Timeout => format!("timeout after {} s", self.cfg.timeout_s),
+                EndReason::Stopped => "stopped by the operator".to_string(),
+                EndReason::Interrupted => "interrupted".to_string(),
+                EndReason::Aborted => "aborted".to_string(),
+            };
+            let rejected = self.records.iter().filter(|r| !r.accepted).count();
+            let mut text = format!(
+                "{what}: only {} consecutive clean {} beats of {} needed (at least {}); {} beats seen, {} rejected",
+                run.len(),
+                class_word(self.cfg.expected_class()),
+                self.cfg.beats_required,
+                self.cfg.beats_min,
+                self.records.len(),
+                rejected
+            );
+            if let Some((r, n)) = self.top_reason() {
+                text.push_str(&format!(", most often for {} ({n})", r.as_str()));
+            }
+            self.reason_text = Some(text);
+        }
+        self.prune_waves();
+    }
+
+    fn top_reason(&self) -> Option<(RejectReason, usize)> {
+        let counts = self.counts();
+        counts
+            .by_reason
+            .iter()
+            .max_by_key(|(_, n)| **n)
+            .map(|(r, n)| (*r, *n))
+    }
+
+    fn complete_with(&mut self, run: Vec<Cand>) {
+        self.used = run.iter().map(|c| c.seq).collect();
+        for &s in &self.used {
+            self.records[s].used = true;
+        }
+        self.status = Status::Complete;
+        self.cands.clear();
+        self.best.clear();
+    }
+
+    /// Re-checks the run against its own consensus until every beat agrees; failing beats are
+    /// rejected retroactively and the run is cut (rhythm reasons) or the beat dropped (artefact).
+    fn validate_run(&mut self) {
+        loop {
+            if self.run.len() < CONSENSUS_MIN {
+                return;
+            }
+            let cons = self.consensus_of(&self.run.clone());
+            let mut failed = None;
+            for (i, c) in self.run.iter().enumerate() {
+                let wave = self.waves.get(&c.seq);
+                let r_sample = self.records[c.seq].r_sample;
+                let corr = wave.and_then(|w| self.correlation(w, r_sample, &cons));
+                if let Some(reason) = self.classify(c, corr, wave.is_some(), &cons) {
+                    failed = Some((i, reason, corr));
+                    break;
+                }
+            }
+            let Some((i, reason, corr)) = failed else {
+                return;
+            };
+            let seq = self.run[i].seq;
+            let rec = &mut self.records[seq];
+            rec.accepted = false;
+            rec.reason = Some(reason);
+            if corr.is_some() {
+                rec.correlation = corr;
+            }
+            if reason.breaks_run() || self.cfg.strict_consecutive {
+                self.run.drain(..=i);
+            } else {
+                self.run.remove(i);
+            }
+        }
+    }
+
+    fn check(&self, input: &BeatInput, rec: &BeatRecord) -> Check {
+        let beat = &input.beat;
+        if let Some(prev) = self.last_r {
+            if beat.r_sample <= prev {
+                return Check::Reject(RejectReason::NotConsecutive);
+            }
+        }
+        let expected = self.cfg.expected_class();
+        if beat.class != expected {
+            return Check::Reject(match beat.class {
+                BeatClass::Ectopic => RejectReason::Ectopic,
+                BeatClass::Unknown => RejectReason::NoBoundaries,
+                _ => RejectReason::WrongClass,
+            });
+        }
+        let Some(qrsd) = rec.qrsd_ms else {
+            return Check::Reject(RejectReason::NoBoundaries);
+        };
+        if expected == BeatClass::Paced && beat.pace_sample.is_none() {
+            return Check::Reject(RejectReason::NoStimulus);
+        }
+        if input.lead_off != 0 {
+            return Check::Reject(RejectReason::LeadOff);
+        }
+        if let Some(n) = input.noise_uv {
+            if !n.is_finite() || n > self.cfg.max_noise_uv {
+                return Check::Reject(RejectReason::Noise);
+            }
+        }
+        if qrsd < self.cfg.min_qrsd_ms || qrsd > self.cfg.max_qrsd_ms {
+            return Check::Reject(RejectReason::Implausible);
+        }
+        let rel = |s: Option<u64>| s.map(|s| s as f64 - beat.r_sample as f64);
+        Check::Candidate(Cand {
+            seq: rec.seq,
+            qrsd,
+            latency: if expected == BeatClass::Paced {
+                rec.stim_to_onset_ms
+            } else {
+                None
+            },
+            onset_rel: rel(beat.global.onset_sample),
+            offset_rel: rel(beat.global.offset_sample),
+        })
+    }
+
+    fn consensus_of(&self, beats: &[Cand]) -> Consensus {
+        let q: Vec<f64> = beats.iter().map(|c| c.qrsd).collect();
+        let l: Vec<f64> = beats.iter().filter_map(|c| c.latency).collect();
+        let leads = self.corr_leads();
+        let template = waveform::template(
+            beats.iter().filter_map(|c| {
+                self.waves
+                    .get(&c.seq)
+                    .map(|w| (self.records[c.seq].r_sample, w))
+            }),
+            &leads,
+        );
+        let on: Vec<f64> = beats.iter().filter_map(|c| c.onset_rel).collect();
+        let off: Vec<f64> = beats.iter().filter_map(|c| c.offset_rel).collect();
+        let margin = self.fs_hz.unwrap_or(1000.0) * CORR_MARGIN_MS / 1000.0;
+        let window = match (stats::median(&on), stats::median(&off)) {
+            (Some(a), Some(b)) => Some(((a - margin).floor() as i64, (b + margin).ceil() as i64)),
+            _ => None,
+        };
+        Consensus {
+            qrsd: stats::median(&q).unwrap_or(f64::NAN),
+            latency: stats::median(&l),
+            template,
+            window,
+        }
+    }
+
+    fn corr_leads(&self) -> Vec<String> {
+        self.cfg.report_leads.clone()
+    }
+
+    fn correlation(&self, w: &BeatWaveform, r_sample: u64, cons: &Consensus) -> Option<f64> {
+        let (from, to) = cons.window?;
+        if cons.template.is_empty() {
+            return None;
+        }
+        waveform::correlation(w, r_sample, &cons.template, &self.corr_leads(), from, to)
+    }
+
+    fn against_consensus(
+        &self,
+        c: &Cand,
+        input: &BeatInput,
+    ) -> (Option<RejectReason>, Option<f64>) {
+        if self.cands.len() < CONSENSUS_MIN {
+            return (None, None);
+        }
+        let window: Vec<Cand> = self.cands.iter().copied().collect();
+        let cons = self.consensus_of(&window);
+        let corr = input
+            .waveform
+            .as_ref()
+            .and_then(|w| self.correlation(w, input.beat.r_sample, &cons));
+        (
+            self.classify(c, corr, input.waveform.is_some(), &cons),
+            corr,
+        )
+    }
+
+    /// The fusion / loss-of-capture / morphology / outlier rules (see the module docs).
+    fn classify(
+        &self,
+        c: &Cand,
+        corr: Option<f64>,
+        has_wave: bool,
+        cons: &Consensus,
+    ) -> Option<RejectReason> {
+        let cfg = &self.cfg;
+        if !cons.qrsd.is_finite() {
+            return None;
+        }
+        let d = c.qrsd - cons.qrsd;
+        // Without a usable correlation the morphology cannot clear a suspicious width.
+        let morph_diff = corr.map(|r| r < cfg.min_correlation);
+        let morph_unknown_or_diff = morph_diff.unwrap_or(true) || !has_wave;
+        if cfg.expected_class() == BeatClass::Paced {
+            let lat_shift = match (c.latency, cons.latency) {
+                (Some(a), Some(b)) => (a - b).abs() >= cfg.latency_shift_ms,
+                _ => false,
+            };
+            if d <= -cfg.fusion_narrowing_ms && (lat_shift || morph_unknown_or_diff) {
+                return Some(RejectReason::SuspectedFusion);
+            }
+            if lat_shift && morph_diff == Some(true) && d <= 0.0 {
+                return Some(RejectReason::SuspectedFusion);
+            }
+            if d >= cfg.loc_widening_ms && morph_unknown_or_diff {
+                return Some(RejectReason::SuspectedLossOfCapture);
+            }
+            if let Some(r) = corr {
+                if r < cfg.loc_correlation && d >= cfg.loc_widening_ms / 2.0 {
+                    return Some(RejectReason::SuspectedLossOfCapture);
+                }
+            }
+        }
+        if morph_diff == Some(true) {
+            return Some(RejectReason::Morphology);
+        }
+        if d.abs() > cfg.outlier_ms {
+            return Some(RejectReason::Outlier);
+        }
+        None
+    }
+
+    fn counts(&self) -> RejectedCounts {
+        let mut out = RejectedCounts::default();
+        for r in &self.records {
+            if let Some(reason) = r.reason {
+                out.total += 1;
+                *out.by_reason.entry(reason).or_insert(0) += 1;
+            }
+        }
+        out
+    }
+
+    /// The result as it stands (status `collecting` while beats are still being gathered).
+    pub fn result(&self) -> MeasurementResult {
+        let counts = self.counts();
+        let has = |r: RejectReason| counts.by_reason.contains_key(&r);
+        let complete = self.status == Status::Complete;
+        let used: Vec<&BeatRecord> = if complete {
+            self.used.iter().map(|&s| &self.records[s]).collect()
+        } else {
+            Vec::new()
+        };
+        let global = Spread::of(&used.iter().filter_map(|r| r.qrsd_ms).collect::<Vec<_>>());
+        let ste = Spread::of(
+            &used
+                .iter()
+                .filter_map(|r| r.stim_to_end_ms)
+                .collect::<Vec<_>>(),
+        );
+        let sto = stats::median(
+            &used
+                .iter()
+                .filter_map(|r| r.stim_to_onset_ms)
+                .collect::<Vec<_>>(),
+        );
+        let mut leads = BTreeMap::new();
+        for name in &self.cfg.report_leads {
+            let v: Vec<f64> = used
+                .iter()
+                .filter_map(|r| lead_of(r, name).and_then(|l| l.qrsd_ms))
+                .collect();
+            let s = Spread::of(&v);
+            leads.insert(
+                name.clone(),
+                LeadStats {
+                    qrsd_ms: s.map(|s| s.median_ms),
+                    iqr_ms: s.map(|s| s.iqr_ms),
+                    sd_ms: s.map(|s| s.sd_ms),
+                    n: v.len(),
+                },
+            );
+        }
+        let run = match (used.first(), used.last()) {
+            (Some(a), Some(b)) => Some(RunSpan {
+                first_sample: a.onset_sample.unwrap_or(a.r_sample),
+                last_sample: b.offset_sample.unwrap_or(b.r_sample),
+            }),
+            _ => None,
+        };
+        let beats_used = if complete { used.len() } else { self.run.len() };
+        MeasurementResult {
+            kind: self.cfg.kind,
+            status: self.status,
+            reason_code: self.end.filter(|_| self.status != Status::Collecting),
+            reason: if complete {
+                None
+            } else {
+                self.reason_text.clone()
+            },
+            expected_class: self.cfg.expected_class(),
+            fs_hz: self.fs_hz,
+            qrsd_ms: global.map(|s| s.median_ms),
+            iqr_ms: global.map(|s| s.iqr_ms),
+            sd_ms: global.map(|s| s.sd_ms),
+            leads,
+            stim_to_end_ms: ste.map(|s| s.median_ms),
+            stim_to_end: ste,
+            stim_to_onset_ms: sto,
+            beats_used,
+            beats_required: self.cfg.beats_required,
+            beats_min: self.cfg.beats_min,
+            beats_seen: self.records.len(),
+            beats_rejected: counts.clone(),
+            flags: Flags {
+                noise: has(RejectReason::Noise),
+                lead_off: has(RejectReason::LeadOff),
+                suspected_fusion: has(RejectReason::SuspectedFusion),
+                suspected_loss_of_capture: has(RejectReason::SuspectedLossOfCapture),
+                gap: !self.gaps.is_empty(),
+                short_run: complete && used.len() < self.cfg.beats_required,
+            },
+            beats: self.records.clone(),
+            median_beat: if complete { self.median_beat() } else { None },
+            run,
+            start_sample: self.start_sample,
+            gaps: self.gaps.clone(),
+            config: self.cfg.clone(),
+        }
+    }
+
+    fn median_beat(&self) -> Option<MedianBeat> {
+        let fs = self.fs_hz?;
+        let used: Vec<(u64, &BeatWaveform, &BeatRecord)> = self
+            .used
+            .iter()
+            .filter_map(|&s| {
+                let r = &self.records[s];
+                self.waves.get(&s).map(|w| (r.r_sample, w, r))
+            })
+            .collect();
+        if used.is_empty() {
+            return None;
+        }
+        let mut names: Vec<String> = Vec::new();
+        for (_, w, _) in &used {
+            for (n, _) in &w.leads {
+                if !names.iter().any(|x| x.eq_ignore_ascii_case(n)) {
+                    names.push(n.clone());
+                }
+            }
+        }
+        let tpl = waveform::template(used.iter().map(|(r, w, _)| (*r, *w)), &names);
+        let r_index = tpl.values().map(|a| a.r_index).min()?;
+        let len = tpl.values().map(|a| a.uv.len() - a.r_index).min()? + r_index;
+        let rel_med = |f: &dyn Fn(&BeatRecord) -> Option<u64>| {
+            stats::median(
+                &used
+                    .iter()
+                    .filter_map(|(r, _, rec)| f(rec).map(|s| s as f64 - *r as f64))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let mut leads = BTreeMap::new();
+        for (name, a) in &tpl {
+            let start = a.r_index - r_index;
+            let uv = a.uv[start..start + len].to_vec();
+            let on = rel_med(&|rec| lead_of(rec, name).and_then(|l| l.onset_sample));
+            let off = rel_med(&|rec| lead_of(rec, name).and_then(|l| l.offset_sample));
+            leads.insert(
+                name.clone(),
+                MedianLead {
+                    uv,
+                    onset_index: waveform::index_at(r_index, len, on),
+                    offset_index: waveform::index_at(r_index, len, off),
+                },
+            );
+        }
+        Some(MedianBeat {
+            fs_hz: fs,
+            n_beats: used.len(),
+            r_index,
+            onset_index: waveform::index_at(r_index, len, rel_med(&|rec| rec.onset_sample)),
+            offset_index: waveform::index_at(r_index, len, rel_med(&|rec| rec.offset_sample)),
+            stim_index: waveform::index_at(r_index, len, rel_med(&|rec| rec.pace_sample)),
+            leads,
+        })
+    }
+}
+
+enum Check {
+    Reject(RejectReason),
+    Candidate(Cand),
+}
+
+fn class_word(c: BeatClass) -> &'static str {
+    match c {
+        BeatClass::Intrinsic => "intrinsic",
+        BeatClass::Paced => "paced",
+        BeatClass::Ectopic => "ectopic",
+        BeatClass::Unknown => "unknown",
+    }
+}
+
+fn lead_of<'a>(r: &'a BeatRecord, name: &str) -> Option<&'a LeadBeat> {
+    r.leads
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, l)| l)
+}
+
+fn ms(a: u64, b: u64, fs: f64) -> Option<f64> {
+    (b >= a).then(|| (b - a) as f64 * 1000.0 / fs)
+}
+
+fn record(seq: usize, input: &BeatInput, fs: f64) -> BeatRecord {
+    let b = &input.beat;
+    let pace = b.pace_sample;
+    let leads = b
+        .leads
+        .iter()
+        .map(|l| {
+            (
+                l.name.clone(),
+                LeadBeat {
+                    onset_sample: l.bounds.onset_sample,
+                    offset_sample: l.bounds.offset_sample,
+                    qrsd_ms: l.bounds.duration_ms(fs),
+                },
+            )
+        })
+        .collect();
+    BeatRecord {
+        seq,
+        r_sample: b.r_sample,
+        class: b.class,
+        pace_sample: pace,
+        onset_sample: b.global.onset_sample,
+        offset_sample: b.global.offset_sample,
+        qrsd_ms: b.global.duration_ms(fs),
+        stim_to_onset_ms: match (pace, b.global.onset_sample) {
+            (Some(p), Some(o)) => Some((o as f64 - p as f64) * 1000.0 / fs),
+            _ => None,
+        },
+        stim_to_end_ms: match (pace, b.global.offset_sample) {
+            (Some(p), Some(o)) => ms(p, o, fs),
+            _ => None,
+        },
+        leads,
+        noise_uv: input.noise_uv,
+        lead_off: input.lead_off,
+        correlation: None,
+        accepted: false,
+        reason: None,
+        used: false,
+    }
+}
