@@ -174,6 +174,6 @@ mod tests {
         let b = [1.0f32, 3.0, 1.0];
         let m = median_aligned(&[(2, &a[..]), (1, &b[..])]).unwrap();
         assert_eq!(m.r_index, 1);
-        assert_eq!(m.uv, vec![2.0, 4.0, 1.0]);
+        assert_eq!(m.uv, vec![1.0, 4.0, 1.0]);
     }
 }
