@@ -180,17 +180,32 @@ fn site_name(site: &Value) -> String {
     }
 }
 
+/// `decision: {"decision": "reject", "reason": ..}` (qrsd-measure's `SiteDecision`) or a plain string.
+fn decision(site: &Value) -> Option<(String, Option<String>)> {
+    match get(site, &["decision", "site_decision"])? {
+        Value::String(s) => Some((s.clone(), None)),
+        d @ Value::Object(_) => Some((text_of(d, &["decision", "kind"])?, text_of(d, &["reason"]))),
+        _ => None,
+    }
+}
+
 fn is_rejected(site: &Value) -> bool {
-    text_of(site, &["status", "state"]).as_deref() == Some("rejected")
+    decision(site).is_some_and(|(d, _)| d.starts_with("reject"))
+        || text_of(site, &["status", "state"]).as_deref() == Some("rejected")
         || get(site, &["rejected"]).and_then(Value::as_bool) == Some(true)
         || reject_reason(site).is_some()
 }
 
 fn reject_reason(site: &Value) -> Option<String> {
-    text_of(site, &["reject_reason", "rejection_reason"]).or_else(|| {
-        get(site, &["rejection"])
-            .and_then(|r| text_of(r, &["reason"]).or_else(|| r.as_str().map(str::to_string)))
-    })
+    let from_decision = decision(site)
+        .filter(|(d, _)| d.starts_with("reject"))
+        .and_then(|(_, r)| r);
+    from_decision
+        .or_else(|| text_of(site, &["reject_reason", "rejection_reason"]))
+        .or_else(|| {
+            get(site, &["rejection"])
+                .and_then(|r| text_of(r, &["reason"]).or_else(|| r.as_str().map(str::to_string)))
+        })
 }
 
 fn lead_qrsd(m: &Value, lead: &str) -> Option<f64> {
@@ -244,7 +259,9 @@ fn flags(m: &Value) -> Vec<String> {
 fn rejected_beats(m: &Value) -> String {
     match get(m, &["beats_rejected"]) {
         Some(Value::Number(n)) => n.to_string(),
-        Some(Value::Object(o)) => o
+        Some(r @ Value::Object(o)) => get(r, &["by_reason"])
+            .and_then(Value::as_object)
+            .unwrap_or(o)
             .iter()
             .filter(|(k, _)| k.as_str() != "total")
             .filter_map(|(k, v)| {
@@ -766,9 +783,10 @@ pub fn render(report: &Value) -> String {
     match (rec, rec_id.as_deref().and_then(site_by_id)) {
         (Some(r), Some(site)) => {
             let ms = measurements_in(site);
-            let q = f64_of(r, &["qrsd_ms", "site_qrsd_ms"])
+            let best = get(r, &["best"]).filter(|b| b.is_object()).unwrap_or(r);
+            let q = f64_of(best, &["qrsd_ms", "site_qrsd_ms"])
                 .or_else(|| current(&ms).and_then(|m| f64_of(m, &["qrsd_ms"])));
-            let d = f64_of(r, &["delta_qrs_ms", "delta_ms", "delta_qrsd_ms"])
+            let d = f64_of(best, &["delta_qrs_ms", "delta_ms", "delta_qrsd_ms"])
                 .or_else(|| q.zip(base).map(|(q, b)| q - b));
             let _ = write!(
                 out,
@@ -778,8 +796,15 @@ pub fn render(report: &Value) -> String {
                 signed0(d),
                 base.map(|b| format!(" ({b:.0} ms)")).unwrap_or_else(|| " (no baseline)".into()),
             );
-            let warn = match get(r, &["warning", "warning_text"]) {
+            let warn = match get(r, &["warnings", "warning", "warning_text"]) {
                 Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+                Some(Value::Array(a)) if !a.is_empty() => Some(
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(|w| w.trim().trim_end_matches('.'))
+                        .collect::<Vec<_>>()
+                        .join(". "),
+                ),
                 Some(w @ Value::Object(_)) => text_of(w, &["message", "text"]),
                 _ => None,
             }
@@ -793,8 +818,15 @@ pub fn render(report: &Value) -> String {
             if let Some(w) = warn {
                 let _ = write!(
                     out,
-                    "<div class=\"warn\">Caution: {}. Treat them as equivalent and decide on threshold, stability or phrenic stimulation.</div>",
-                    escape(w.trim_end_matches('.'))
+                    "<div class=\"warn\">Caution: {}.{}</div>",
+                    escape(w.trim_end_matches('.')),
+                    if get(r, &["close_call", "within_spread"]).and_then(Value::as_bool)
+                        == Some(true)
+                    {
+                        " Treat the best two as equivalent and decide on threshold, stability or phrenic stimulation."
+                    } else {
+                        ""
+                    }
                 );
             }
         }
@@ -1169,5 +1201,51 @@ mod tests {
         assert_eq!(l.onset, Some(1.0));
         assert_eq!(median_lead(&m, "V1", None).unwrap().onset, Some(2.0));
         assert!(median_lead(&m, "V6", None).is_none());
+    }
+
+    /// The shapes qrsd-measure serialises: `MedianBeat` (indices, `uv`), `RejectedCounts`
+    /// (`total`, `by_reason`), `Flags` (booleans), `SiteDecision` (tagged) and `Recommendation`.
+    #[test]
+    fn qrsd_measure_shapes() {
+        let uv: Vec<f64> = (0..300)
+            .map(|i| if (100..160).contains(&i) { 800.0 } else { 0.0 })
+            .collect();
+        let m = json!({
+            "status": "complete", "qrsd_ms": 121.0, "iqr_ms": 3.0, "sd_ms": 2.0, "fs_hz": 500.0,
+            "leads": {"II": {"qrsd_ms": 118.0, "iqr_ms": 2.0, "sd_ms": 1.0, "n": 10}},
+            "beats_used": 10, "beats_required": 10,
+            "beats_rejected": {"total": 3, "by_reason": {"noise": 2, "suspected_fusion": 1}},
+            "flags": {"noise": false, "lead_off": false, "suspected_fusion": true, "suspected_loss_of_capture": false, "gap": false, "short_run": false},
+            "median_beat": {"fs_hz": 500.0, "n_beats": 10, "r_index": 125, "onset_index": 100, "offset_index": 160, "stim_index": 90,
+                "leads": {"II": {"uv": uv, "onset_index": 102, "offset_index": 158}, "V1": {"uv": uv, "onset_index": null, "offset_index": null}}}
+        });
+        let ii = median_lead(&m, "II", None).unwrap();
+        assert_eq!(
+            (ii.onset, ii.offset, ii.stimulus),
+            (Some(102.0), Some(158.0), Some(90.0))
+        );
+        // A lead without its own boundaries falls back to the global ones.
+        let v1 = median_lead(&m, "V1", None).unwrap();
+        assert_eq!((v1.onset, v1.offset), (Some(100.0), Some(160.0)));
+        let svg = lead_svg(&ii);
+        // 500 Hz: index 102 = 204 ms = 5.1 mm after the margin.
+        assert!((marker_x(&svg, "mark-onset") - (PANEL_LEFT_MM + 5.1)).abs() < 1e-3);
+        assert!((marker_x(&svg, "mark-stimulus") - (PANEL_LEFT_MM + 4.5)).abs() < 1e-3);
+        let r = json!({
+            "procedure": {"id": 1, "case_id": "C1"},
+            "sites": [
+                {"id": 1, "vein": "lateral", "segment": "mid", "label": "L mid", "decision": {"decision": "reject", "reason": "high_threshold"}, "measurements": [m.clone()]},
+                {"id": 2, "vein": "posterior", "segment": "apical", "decision": {"decision": "accept"}, "measurements": [m]}
+            ],
+            "recommendation": {"site_id": 2, "best": {"site_id": 2, "qrsd_ms": 121.0, "delta_qrs_ms": -30.0}, "close_call": true,
+                "warnings": ["the best two sites differ by 2 ms, within the measurement uncertainty (5 ms)"]}
+        });
+        let html = render(&r);
+        assert!(html.contains("rejected: high threshold"));
+        assert!(html.contains("2 noise, 1 suspected fusion"));
+        assert!(html.contains("suspected fusion;") || html.contains(">suspected fusion<"));
+        assert!(html.contains("ΔQRS −30 ms"));
+        assert!(html.contains("Caution: the best two sites differ by 2 ms"));
+        assert!(html.contains("Treat the best two as equivalent"));
     }
 }

@@ -74,16 +74,24 @@
   class ApiError extends Error {
     constructor(message, status) { super(message); this.status = status; }
   }
-  async function api(method, path, body, what) {
+  // A token is needed only when the service listens beyond loopback; the page asks for it once per tab.
+  let token = sessionStorage.getItem('qrsd-token') || '';
+  async function api(method, path, body, what, retried = false) {
     let resp;
     try {
+      const headers = body === undefined ? {} : { 'content-type': 'application/json' };
+      if (token) headers.authorization = `Bearer ${token}`;
       resp = await fetch(API + path, {
         method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        headers,
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (e) {
       throw new ApiError(`Could not ${what}: the qrsd service is not answering. Check that it is running; the page keeps retrying.`, 0);
+    }
+    if (resp.status === 401 && !retried) {
+      const t = window.prompt('This qrsd service needs its access token (ask the lab administrator):', '');
+      if (t) { token = t.trim(); sessionStorage.setItem('qrsd-token', token); if (ws) ws.close(); return api(method, path, body, what, true); }
     }
     const text = await resp.text();
     let data = null;
@@ -247,6 +255,7 @@
     if (stats.firstBeatAt === null) stats.firstBeatAt = performance.now();
     const qrsd = num(pick(msg, 'qrsd_ms', 'global_qrsd_ms'));
     const cls = pick(msg, 'class', 'beat_class', 'kind') || '';
+    const parts0 = [];
     const beat = {
       onset: beatTime(msg, 'onset'), offset: beatTime(msg, 'offset'),
       stim: beatTime(msg, 'stimulus') ?? beatTime(msg, 'stim') ?? beatTime(msg, 'pace'),
@@ -255,8 +264,13 @@
     live.beats.push(beat);
     if (live.beats.length > MAX_BEATS) live.beats.splice(0, live.beats.length - MAX_BEATS);
     stats.latestQrsdMs = qrsd;
+    const noise = num(msg.noise_uv);
+    if (noise !== null) source.noiseUv = noise;
+    if (typeof msg.lead_off === 'number') { source.leadOffBits = msg.lead_off; source.leadOff = leadOffNames(msg.lead_off); }
+    if (msg.gap === true) parts0.push('overlaps a gap');
+    renderSource();
     $('latest-qrsd').textContent = fmt0(qrsd);
-    const parts = [String(cls).replace(/_/g, ' ')];
+    const parts = [String(cls).replace(/_/g, ' '), ...parts0];
     const hr = num(pick(msg, 'hr_bpm', 'heart_rate_bpm'));
     if (hr) parts.push(`${Math.round(hr)} bpm`);
     const ste = num(pick(msg, 'stim_to_end_ms', 'stimulus_to_end_ms'));
@@ -266,30 +280,36 @@
   }
 
   // ---------------------------------------------------------------- source state
-  const source = { state: 'unknown', leadOff: [], noise: null, gaps: 0, isSim: null };
+  const source = { state: 'unknown', leadOff: [], leadOffBits: 0, channels: [], noiseUv: null, gaps: 0, isSim: null };
   function setBadge(id, text, level) {
     const b = $(id);
     b.textContent = text;
     b.className = `badge badge-${level}`;
   }
+  function leadOffNames(bits) {
+    const off = [];
+    for (let i = 0; i < 16; i++) if (bits & (1 << i)) off.push(source.channels[i] || `channel ${i + 1}`);
+    return off;
+  }
+  // `source` messages (event started/status/gap/ended) and GET /api/v1/source share most fields.
   function ingestSource(msg) {
     const s = msg.status && typeof msg.status === 'object' ? { ...msg, ...msg.status } : msg;
-    const state = pick(s, 'state', 'status');
+    if (msg.event === 'ended') source.state = 'ended';
+    const state = pick(s, 'state');
     if (typeof state === 'string') source.state = state;
-    const kind = pick(s, 'kind', 'source', 'description');
-    if (typeof kind === 'string') source.isSim = /^sim/.test(kind);
+    else if (msg.event === 'started') source.state = 'streaming';
+    const kind = pick(s, 'kind');
+    const desc = pick(s, 'description');
+    if (typeof kind === 'string' && kind) source.isSim = kind === 'sim';
+    else if (typeof desc === 'string' && desc) source.isSim = /^sim/.test(desc);
+    const ch = pick(s, 'channels');
+    if (Array.isArray(ch) && ch.length) source.channels = ch.map(String);
     const fsAcq = num(pick(s, 'fs_hz', 'sample_rate_hz'));
     if (fsAcq) live.acqFs = fsAcq;
-    let lo = pick(s, 'lead_off_leads', 'lead_off');
-    if (typeof lo === 'number') {
-      const names = pick(s, 'lead_names', 'leads') || [];
-      const off = [];
-      for (let i = 0; i < 16; i++) if (lo & (1 << i)) off.push(names[i] || `ch${i + 1}`);
-      lo = off;
-    }
-    if (Array.isArray(lo)) source.leadOff = lo;
-    const noise = pick(s, 'noise', 'noisy', 'noise_level');
-    if (noise !== undefined) source.noise = noise;
+    if (num(s.next_sample) !== null) source.nextSample = s.next_sample;
+    const lo = pick(s, 'lead_off');
+    if (typeof lo === 'number') { source.leadOffBits = lo; source.leadOff = leadOffNames(lo); } else if (Array.isArray(lo)) source.leadOff = lo;
+    if (msg.event === 'gap') source.gaps += 1;
     const gaps = num(pick(s, 'gaps', 'gap_count'));
     if (gaps !== null) source.gaps = gaps;
     renderSource();
@@ -297,15 +317,16 @@
   function renderSource() {
     const st = source.state;
     const lvl = st === 'streaming' ? 'ok' : (st === 'connecting' || st === 'stalled' || st === 'unknown') ? 'warn' : 'bad';
-    const word = { streaming: 'streaming', connecting: 'connecting', stalled: 'stalled (no data)', disconnected: 'DISCONNECTED', ended: 'ended', unknown: 'unknown' }[st] || st;
+    const word = { streaming: 'streaming', connecting: 'connecting', stalled: 'STALLED (no data)', disconnected: 'DISCONNECTED', ended: 'ended', unknown: 'unknown' }[st] || st;
     setBadge('source-state', `Source: ${word}`, lvl);
     if (source.leadOff.length) setBadge('leadoff-state', `LEAD OFF: ${source.leadOff.join(', ')}`, 'bad');
     else setBadge('leadoff-state', 'Leads on', 'ok');
-    const n = source.noise;
-    const noisy = n === true || n === 'high' || (typeof n === 'number' && n > 0.5);
-    setBadge('noise-state', noisy ? 'NOISE: high' : 'Noise: low', noisy ? 'bad' : 'ok');
+    // Noise: the pre-QRS RMS of the latest beat (µV). Under 25 µV is clean ECG; over 60 µV upsets delineation.
+    const n = source.noiseUv;
+    if (n === null) setBadge('noise-state', 'Noise: —', 'ok');
+    else setBadge('noise-state', `${n > 60 ? 'NOISE: high' : n > 25 ? 'Noise: raised' : 'Noise: low'} (${Math.round(n)} µV)`, n > 60 ? 'bad' : n > 25 ? 'warn' : 'ok');
     setBadge('gap-state', `Gaps: ${source.gaps}`, source.gaps > 0 ? 'warn' : 'ok');
-    $('sim-panel').hidden = source.isSim === false;
+    $('sim-panel').hidden = source.isSim !== true;
   }
 
   // ---------------------------------------------------------------- WebSocket with automatic reconnect
@@ -313,7 +334,7 @@
   let wsBackoff = 250;
   let lastMsgAt = 0;
   function connect() {
-    const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${API}/stream`;
+    const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${API}/stream${token ? `?token=${encodeURIComponent(token)}` : ''}`;
     setBadge('conn-state', 'Connecting…', 'warn');
     try { ws = new WebSocket(url); } catch (e) { scheduleReconnect(); return; }
     let expectSeq = null;
@@ -578,14 +599,23 @@
   }
 
   const mStatus = (m) => (m ? m.status || '' : '');
+  const decisionOf = (s) => {
+    const d = s && (s.decision ?? s.site_decision);
+    if (typeof d === 'string') return { decision: d };
+    return d && typeof d === 'object' ? d : null;
+  };
   const siteStatus = (s) => {
     if (!s) return '';
+    const d = decisionOf(s);
+    if (d && /^reject/.test(d.decision || '')) return 'rejected';
+    if (d && /^accept/.test(d.decision || '')) return 'accepted';
     if (pick(s, 'rejected') === true || pick(s, 'status') === 'rejected' || pick(s, 'reject_reason', 'rejection_reason')) return 'rejected';
     if (pick(s, 'accepted') === true || pick(s, 'status') === 'accepted') return 'accepted';
     return pick(s, 'status') || '';
   };
   const rejectReason = (s) => {
-    const r = pick(s, 'reject_reason', 'rejection_reason', 'reason') || (s.rejection && s.rejection.reason);
+    const d = decisionOf(s);
+    const r = (d && d.reason) || pick(s, 'reject_reason', 'rejection_reason') || (s.rejection && s.rejection.reason);
     return r ? (REASONS[r] || r) : '';
   };
   const leadQ = (m, lead) => num(m && m.leads && m.leads[lead] && pick(m.leads[lead], 'qrsd_ms', 'median_ms'));
@@ -600,15 +630,15 @@
     let f = m.flags || [];
     if (!Array.isArray(f)) f = Object.entries(f).filter(([, v]) => v).map(([k]) => k);
     const out = f.map((x) => String(typeof x === 'object' ? (x.flag || x.name || JSON.stringify(x)) : x).replace(/_/g, ' '));
-    if (m.status === 'incomplete') out.unshift(`INCOMPLETE${m.reason || m.incomplete_reason ? `: ${String(m.reason || m.incomplete_reason).replace(/_/g, ' ')}` : ''}`);
-    if (m.status === 'failed' || m.status === 'interrupted') out.unshift(m.status.toUpperCase());
+    if (m.status === 'incomplete' || m.status === 'failed') out.unshift(`${m.status.toUpperCase()}${m.reason ? `: ${String(m.reason).replace(/_/g, ' ')}` : m.reason_code ? `: ${m.reason_code}` : ''}`);
     return out;
   };
   function rejectedSummary(m) {
     const r = m && m.beats_rejected;
     if (!r) return '';
     if (typeof r === 'number') return r ? `${r} rejected` : '';
-    const parts = Object.entries(r).filter(([k, v]) => k !== 'total' && num(v)).map(([k, v]) => `${v} ${k.replace(/_/g, ' ')}`);
+    const src = r.by_reason && typeof r.by_reason === 'object' ? r.by_reason : r;
+    const parts = Object.entries(src).filter(([k, v]) => k !== 'total' && num(v)).map(([k, v]) => `${v} ${k.replace(/_/g, ' ')}`);
     return parts.join(', ');
   }
   const baselineQrsd = () => {
@@ -697,8 +727,9 @@
       warnBox.hidden = true;
       return;
     }
-    const q = num(pick(rec, 'qrsd_ms', 'site_qrsd_ms')) ?? num(row.m && row.m.qrsd_ms);
-    const d = num(pick(rec, 'delta_qrs_ms', 'delta_ms', 'delta_qrsd_ms')) ?? (q !== null && base !== null ? q - base : null);
+    const best = rec.best && typeof rec.best === 'object' ? rec.best : rec;
+    const q = num(pick(best, 'qrsd_ms', 'site_qrsd_ms')) ?? num(row.m && row.m.qrsd_ms);
+    const d = num(pick(best, 'delta_qrs_ms', 'delta_ms', 'delta_qrsd_ms')) ?? (q !== null && base !== null ? q - base : null);
     box.replaceChildren(
       el('div', { text: 'Recommended site' }),
       el('strong', { 'data-testid': 'recommended-site', text: siteName(row.site) }),
@@ -706,14 +737,16 @@
     );
     // Warning when the best two are within measurement spread: the server's text when it gives one.
     let warn = pick(rec, 'warning', 'warning_text');
+    if (Array.isArray(rec.warnings) && rec.warnings.length) warn = rec.warnings.join(' ');
     if (warn && typeof warn === 'object') warn = warn.message || warn.text || JSON.stringify(warn);
     if (!warn && pick(rec, 'within_spread', 'ambiguous', 'close_call') === true) {
       warn = 'The best two sites differ by less than the measurement spread.';
     }
     if (warn) {
-      const runner = pick(rec, 'runner_up_site_id', 'second_site_id');
+      const runner = pick(rec, 'runner_up_site_id', 'second_site_id') ?? (rec.runner_up && rec.runner_up.site_id);
       const rr = runner !== undefined ? proc.rows.find((r) => r.key === String(runner)) : null;
-      warnBox.textContent = `Caution: ${warn}${rr ? ` (${siteName(row.site)} vs ${siteName(rr.site)})` : ''} They are not clearly different — choose between them on threshold, stability and phrenic stimulation, or re-measure.`;
+      const close = rec.close_call === true || pick(rec, 'within_spread', 'ambiguous') === true;
+      warnBox.textContent = `Caution: ${String(warn).trim()}${close && rr ? ` (${siteName(row.site)} vs ${siteName(rr.site)})` : ''}${close ? ' They are not clearly different — choose between them on threshold, stability and phrenic stimulation, or re-measure.' : ''}`;
       warnBox.hidden = false;
     } else warnBox.hidden = true;
   }
@@ -842,7 +875,12 @@
     }
   }
   $('cancel-measure').addEventListener('click', () => {
-    proc.measuring = null; stopPolling(); $('progress').hidden = true; renderProcedure();
+    const cur = proc.measuring;
+    if (!cur) return;
+    run('stop the measurement', async () => {
+      await api('POST', `/measurements/${encodeURIComponent(cur.id)}/cancel`, {}, 'stop the measurement');
+      await pollMeasurement();
+    });
   });
   $('measure-baseline').addEventListener('click', () => measure('baseline'));
   $('measure-selected').addEventListener('click', () => measure(proc.selected || 'baseline'));

@@ -1,0 +1,339 @@
+// Browser test of the qrsd operator page: a real headless Chromium (Debian's /usr/bin/chromium) driven by
+// playwright-core against a real `qrsd serve` on the simulator.
+//
+//   node procedure.mjs --bin ../../target/debug/qrsd [--minutes 1] [--soak-only] [--no-soak] [--out out]
+//
+// 1. Starts the server on a free loopback port with a temporary data directory, opens the page and times
+//    the first beat shown (from the server process start and from its first healthy /healthz answer).
+// 2. Runs a whole procedure through the page: baseline (intrinsic), two sites (BiV at two QRSd), one
+//    rejected for phrenic stimulation; checks every number in the results table against the API, the
+//    recommendation, then closes the procedure and opens the printable report.
+// 3. Soak ("keeps up"): for --minutes (default 1), once a second, compares the stream time at the strip's
+//    right edge with the source's acquisition head (GET /api/v1/source next_sample): the lag must stay
+//    bounded and must not grow.
+// Screenshots go to --out (default tests/browser/out/). Exit status 0 = all checks passed.
+import { chromium } from 'playwright-core';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const opt = (name, def) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < args.length ? args[i + 1] : def;
+};
+const flag = (name) => args.includes(`--${name}`);
+const BIN = path.resolve(opt('bin', path.join(here, '../../target/debug/qrsd')));
+const OUT = path.resolve(opt('out', path.join(here, 'out')));
+const MINUTES = Number(opt('minutes', '1'));
+const SOAK_ONLY = flag('soak-only');
+const NO_SOAK = flag('no-soak');
+const HEADFUL = flag('headful');
+const EXTRA_SERVER_ARGS = (opt('server-args', '') || '').split(' ').filter(Boolean);
+fs.mkdirSync(OUT, { recursive: true });
+
+let passed = 0;
+let failed = 0;
+const failures = [];
+function check(cond, what) {
+  if (cond) { passed += 1; console.log(`  ok   ${what}`); } else { failed += 1; failures.push(what); console.log(`  FAIL ${what}`); }
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const log = (...a) => console.log(`[${new Date().toISOString().slice(11, 23)}]`, ...a);
+
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+  });
+}
+
+// ------------------------------------------------------------------ server
+const port = await freePort();
+const base = `http://127.0.0.1:${port}`;
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'qrsd-browser-'));
+let server = null;
+let serverLog = '';
+function stopServer() {
+  if (server && server.exitCode === null) { try { server.kill('SIGTERM'); } catch (e) { /* gone */ } }
+}
+process.on('exit', stopServer);
+process.on('SIGINT', () => { stopServer(); process.exit(130); });
+process.on('SIGTERM', () => { stopServer(); process.exit(143); });
+
+async function api(method, p, body) {
+  const r = await fetch(base + p, {
+    method, headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch (e) { data = text; }
+  if (!r.ok) throw new Error(`${method} ${p} → ${r.status} ${text.slice(0, 300)}`);
+  return data;
+}
+
+// Launch the browser first so that its start-up is not counted in the time to the first beat.
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: !HEADFUL,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    `--user-data-dir=${fs.mkdtempSync(path.join(os.tmpdir(), 'qrsd-chromium-'))}`,
+    '--disable-background-timer-throttling', '--disable-renderer-backgrounding'],
+});
+const context = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
+const page = await context.newPage();
+const pageErrors = [];
+page.on('pageerror', (e) => pageErrors.push(String(e)));
+page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(`console: ${m.text()}`); });
+
+const serverArgs = ['serve', '--bind', `127.0.0.1:${port}`, '--data', dataDir, '--source', 'sim', ...EXTRA_SERVER_ARGS];
+log(`starting ${BIN} ${serverArgs.join(' ')}`);
+const tSpawn = performance.now();
+server = spawn(BIN, serverArgs, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' } });
+server.stdout.on('data', (d) => { serverLog += d; });
+server.stderr.on('data', (d) => { serverLog += d; });
+server.on('exit', (code, sig) => { if (code !== 0 && code !== null) log(`server exited ${code} ${sig || ''}`); });
+
+let tReady = null;
+for (let i = 0; i < 400 && server.exitCode === null; i++) {
+  try { const r = await fetch(`${base}/healthz`); if (r.ok) { tReady = performance.now(); break; } } catch (e) { /* not yet */ }
+  await sleep(25);
+}
+if (tReady === null) {
+  console.log(serverLog.slice(-4000));
+  console.log('server did not become healthy');
+  await browser.close();
+  process.exit(1);
+}
+log(`server healthy ${(tReady - tSpawn).toFixed(0)} ms after spawn`);
+
+await page.goto(`${base}/`);
+const tLoaded = performance.now();
+const firstBeat = await page.waitForFunction(() => window.qrsdStats.beatsSeen > 0, null, { timeout: 20000, polling: 10 }).then(() => performance.now()).catch(() => null);
+const firstSamples = await page.evaluate(() => window.qrsdStats.samplesMsgs);
+console.log('\n# time to first beat');
+if (firstBeat !== null) {
+  const fromReady = firstBeat - tReady;
+  console.log(`  first beat on the page: ${(firstBeat - tSpawn).toFixed(0)} ms after the server process started, `
+    + `${fromReady.toFixed(0)} ms after it first answered /healthz, ${(firstBeat - tLoaded).toFixed(0)} ms after the page loaded`);
+  check(fromReady <= 1000, `beats appear within 1 s of the service starting (${fromReady.toFixed(0)} ms after /healthz)`);
+} else check(false, 'a beat appears on the page within 20 s');
+check(firstSamples > 0, 'samples messages arrive');
+
+await sleep(4000);
+const liveShot = path.join(OUT, 'live.png');
+await page.screenshot({ path: liveShot });
+const beatText = (await page.textContent('[data-testid=latest-qrsd]')).trim();
+check(/^\d+$/.test(beatText), `latest beat QRSd shown in large type (${beatText} ms)`);
+check((await page.textContent('[data-testid=source-state]')).includes('streaming'), 'source state shows streaming');
+check((await page.textContent('[data-testid=conn-state]')).includes('Connected'), 'connection state shows Connected');
+await page.keyboard.press('l');
+await sleep(1500);
+const live12 = path.join(OUT, 'live-12-leads.png');
+await page.screenshot({ path: live12 });
+check((await page.evaluate(() => window.qrsdStats.leadsShown.length)) === 12, 'L switches to all 12 leads');
+await page.keyboard.press('l');
+
+// ------------------------------------------------------------------ the procedure through the page
+async function setSim(rhythm, qrsd) {
+  const det = page.locator('[data-testid=sim-panel]');
+  if (!(await det.evaluate((d) => d.open))) await det.locator('summary').click();
+  await page.selectOption('[data-testid=sim-rhythm]', rhythm);
+  await page.fill('[data-testid=sim-qrsd]', String(qrsd));
+  await page.click('[data-testid=sim-apply]');
+  await sleep(3000); // let the simulated rhythm settle before measuring
+}
+async function waitMeasured(key, what) {
+  const t0 = performance.now();
+  const ok = await page.waitForFunction((k) => {
+    const c = document.querySelector(`[data-testid=cell-${k}-qrsd]`);
+    const p = document.querySelector('[data-testid=progress-text]');
+    return c && /\d/.test(c.textContent) && p && !/^Measuring/.test(p.textContent);
+  }, key, { timeout: 90000, polling: 200 }).then(() => true).catch(() => false);
+  const progress = await page.textContent('[data-testid=progress-text]').catch(() => '');
+  log(`${what}: ${ok ? 'done' : 'NOT DONE'} in ${((performance.now() - t0) / 1000).toFixed(1)} s — ${progress.trim()}`);
+  check(ok, `${what} completes through the page`);
+}
+async function addSite(vein, segment, label, note) {
+  const before = await page.$$eval('[data-testid=results-body] tr', (rows) => rows.map((r) => r.dataset.key));
+  await page.selectOption('[data-testid=site-vein]', vein);
+  await page.selectOption('[data-testid=site-segment]', segment);
+  await page.fill('[data-testid=site-label]', label);
+  if (note) await page.fill('[data-testid=site-note]', note);
+  await page.click('[data-testid=add-site]');
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid=results-body] tr').length > n, before.length, { timeout: 10000 });
+  const after = await page.$$eval('[data-testid=results-body] tr', (rows) => rows.map((r) => r.dataset.key));
+  return after.find((k) => !before.includes(k));
+}
+
+let procId = null;
+if (!SOAK_ONLY) {
+  console.log('\n# procedure');
+  const caseId = `BT-${Date.now().toString(36)}<&>`; // user input with HTML metacharacters on purpose
+  await page.fill('[data-testid=case-id]', caseId);
+  await page.click('[data-testid=new-procedure]');
+  await page.waitForSelector('[data-testid=procedure]:not([hidden])', { timeout: 10000 });
+  procId = decodeURIComponent(/procedure=([^&]+)/.exec(await page.evaluate(() => location.hash))[1]);
+  log(`procedure ${procId} (case ${caseId})`);
+  check((await page.textContent('[data-testid=case-banner]')).includes(caseId), 'case id shown in the banner');
+
+  // Baseline on intrinsic LBBB, started with the keyboard shortcut B.
+  await setSim('intrinsic', 150);
+  await page.locator('body').click({ position: { x: 5, y: 200 } });
+  await page.keyboard.press('b');
+  await waitMeasured('baseline', 'baseline (intrinsic 150 ms, key B)');
+
+  // Site 1: posterolateral mid at 120 ms paced, measured with the M shortcut on the selected row.
+  const s1 = await addSite('posterolateral', 'mid', 'PL mid', 'quadripolar D1-M2 <note>');
+  await setSim('biv', 120);
+  await page.check(`[data-testid=select-${s1}]`);
+  await page.locator('[data-testid=recommendation]').click();
+  await page.keyboard.press('m');
+  await waitMeasured(s1, 'site 1 (BiV 120 ms, key M)');
+
+  // Site 2: lateral basal at 105 ms paced, measured with the row's button, then rejected (phrenic).
+  const s2 = await addSite('lateral', 'basal', 'LAT basal');
+  await setSim('biv', 105);
+  await page.click(`[data-testid=measure-${s2}]`);
+  await waitMeasured(s2, 'site 2 (BiV 105 ms, button)');
+  const recBefore = await api('GET', `/api/v1/procedures/${procId}/recommendation`).catch(() => null);
+  check(recBefore && String(recBefore.site_id) === String(s2), 'before rejection the shorter site 2 is recommended');
+  await page.click(`[data-testid=reject-${s2}]`);
+  await page.check('[data-testid=reason-phrenic_stimulation]');
+  await page.click('[data-testid=reject-confirm]');
+  await page.waitForFunction((k) => /rejected/.test(document.querySelector(`[data-testid=cell-${k}-status]`)?.textContent || ''), s2, { timeout: 10000 }).catch(() => {});
+  await page.waitForFunction((k) => document.querySelector(`[data-testid=row-${k}]`)?.classList.contains('recommended'), s1, { timeout: 10000 }).catch(() => {});
+
+  // Every number on the page equals the API's.
+  console.log('\n# page numbers against the API');
+  const p = await api('GET', `/api/v1/procedures/${procId}`);
+  const rec = await api('GET', `/api/v1/procedures/${procId}/recommendation`);
+  check(String(rec.site_id) === String(s1), `recommendation after rejecting site 2 is site 1 (API says ${rec.site_id})`);
+  check((await page.getAttribute(`[data-testid=row-${s1}]`, 'class')).includes('recommended'), 'the recommended row is highlighted');
+  check((await page.textContent('[data-testid=recommended-site]')).includes('PL mid'), 'recommendation box names PL mid');
+  const mIdOf = (o) => {
+    const ms = o && (o.measurements || (o.measurement ? [o.measurement] : []));
+    if (Array.isArray(ms) && ms.length) return ms[ms.length - 1].id;
+    return o && (o.measurement_id ?? o.id);
+  };
+  const baseObj = Array.isArray(p.baseline) ? p.baseline[p.baseline.length - 1] : p.baseline;
+  const baseM = await api('GET', `/api/v1/measurements/${mIdOf(baseObj?.measurements ? baseObj : { measurements: [baseObj] }) ?? p.baseline_measurement_id}`);
+  const rows = [['baseline', baseM]];
+  for (const s of p.sites || []) rows.push([String(s.id), await api('GET', `/api/v1/measurements/${mIdOf(s)}`)]);
+  const r0 = (v) => (typeof v === 'number' ? String(Math.round(v)) : '—');
+  const signed = (v) => (typeof v !== 'number' ? '—' : (Math.round(v) > 0 ? '+' : Math.round(v) < 0 ? '−' : '±') + Math.abs(Math.round(v)));
+  const cell = (k, f) => page.textContent(`[data-testid=cell-${k}-${f}]`).then((t) => t.trim());
+  for (const [k, m] of rows) {
+    const want = {
+      qrsd: r0(m.qrsd_ms), II: r0(m.leads?.II?.qrsd_ms), V1: r0(m.leads?.V1?.qrsd_ms), V6: r0(m.leads?.V6?.qrsd_ms),
+      stim: r0(m.stim_to_end_ms), beats: `${m.beats_used}/${m.beats_required}`,
+    };
+    if (k !== 'baseline') want.delta = signed(m.qrsd_ms - baseM.qrsd_ms);
+    for (const [f, w] of Object.entries(want)) {
+      const got = await cell(k, f);
+      check(got === w, `row ${k} ${f}: page ${got} = API ${w}`);
+    }
+    console.log(`       row ${k}: status ${m.status}, QRSd ${m.qrsd_ms?.toFixed?.(1)} ms, II/V1/V6 ${['II', 'V1', 'V6'].map((l) => m.leads?.[l]?.qrsd_ms?.toFixed?.(1)).join('/')}, stim→end ${m.stim_to_end_ms?.toFixed?.(1)}, beats ${m.beats_used}/${m.beats_required}`);
+  }
+  const truth = { baseline: 150, [s1]: 120, [s2]: 105 };
+  for (const [k, m] of rows) {
+    if (truth[k] !== undefined && typeof m.qrsd_ms === 'number') console.log(`       row ${k}: simulator ${truth[k]} ms, measured ${m.qrsd_ms.toFixed(1)} ms (${(m.qrsd_ms - truth[k]).toFixed(1)} ms)`);
+  }
+  await page.screenshot({ path: path.join(OUT, 'procedure.png') });
+
+  // Close with the recommended site chosen.
+  await page.click('[data-testid=close-procedure]');
+  await page.selectOption('[data-testid=close-site]', s1);
+  await page.click('[data-testid=close-confirm]');
+  await page.waitForFunction(() => /CLOSED/.test(document.querySelector('[data-testid=case-banner]').textContent), null, { timeout: 10000 }).catch(() => {});
+  check((await page.textContent('[data-testid=case-banner]')).includes('CLOSED'), 'procedure closed through the page');
+
+  // The printable report.
+  console.log('\n# report');
+  const reportPage = await context.newPage();
+  const resp = await reportPage.goto(`${base}/api/v1/procedures/${procId}/report.html`);
+  check(resp.status() === 200, `report.html answers 200 (${resp.status()})`);
+  const html = await reportPage.content();
+  check(html.includes(caseId.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')) && !html.includes(caseId), 'case id escaped in the report');
+  check(html.includes('PL mid') && html.includes('phrenic stimulation'), 'report names the sites and the rejection');
+  const svgs = await reportPage.$$eval('svg.ecg', (els) => els.map((e) => ({ w: e.getAttribute('width'), vb: e.getAttribute('viewBox'), onset: !!e.querySelector('.mark-onset'), offset: !!e.querySelector('.mark-offset') })));
+  check(svgs.length >= 9, `median-beat pictures for baseline and sites (${svgs.length} lead panels)`);
+  check(svgs.every((s) => s.w.endsWith('mm') && s.vb.split(' ')[2] === s.w.replace('mm', '')), 'every picture is drawn at 1 user unit = 1 mm');
+  check(svgs.filter((s) => s.onset && s.offset).length >= Math.min(9, svgs.length), 'onset and offset marked in the pictures');
+  const reportShot = path.join(OUT, 'report.png');
+  await reportPage.screenshot({ path: reportShot, fullPage: true });
+  await reportPage.pdf({ path: path.join(OUT, 'report.pdf'), format: 'A4', printBackground: true, preferCSSPageSize: true });
+  await reportPage.close();
+}
+
+// ------------------------------------------------------------------ soak: no growing lag
+let soakSummary = null;
+if (!NO_SOAK && MINUTES > 0) {
+  console.log(`\n# keeps up: ${MINUTES} min soak`);
+  if (!SOAK_ONLY) { await page.click('[data-testid=leave-procedure]').catch(() => {}); }
+  const samples = []; // { t, lagMs, drift, render }
+  const tEnd = performance.now() + MINUTES * 60000;
+  let lastPrint = performance.now();
+  let window10 = [];
+  while (performance.now() < tEnd) {
+    const [src, st] = await Promise.all([api('GET', '/api/v1/source').catch(() => null), page.evaluate(() => window.qrsdStats)]);
+    const fsAcq = src && (src.fs_hz ?? src.sample_rate_hz);
+    const head = src && (src.next_sample ?? src.frames);
+    if (fsAcq && head !== undefined && st.displayedT !== null) {
+      const lag = (head / fsAcq - st.displayedT) * 1000;
+      const e = { t: (performance.now() - tEnd) / 1000 + MINUTES * 60, lagMs: lag, drift: st.driftMs, render: st.renderLagMs, beats: st.beatsSeen, gaps: st.gapMsgs };
+      samples.push(e);
+      window10.push(e);
+    }
+    if (performance.now() - lastPrint >= 10000 && window10.length) {
+      const lags = window10.map((e) => e.lagMs).sort((a, b) => a - b);
+      const last = window10[window10.length - 1];
+      log(`t=${last.t.toFixed(0)}s lag to acquisition head p50 ${lags[lags.length >> 1].toFixed(0)} ms max ${lags[lags.length - 1].toFixed(0)} ms · drift ${last.drift} ms · paint lag ${last.render} ms · beats ${last.beats} · ws gaps ${last.gaps}`);
+      window10 = [];
+      lastPrint = performance.now();
+    }
+    await sleep(1000);
+  }
+  if (samples.length >= 10) {
+    const n = Math.max(5, Math.floor(samples.length / 6));
+    const med = (a) => { const s = a.slice().sort((x, y) => x - y); return s[s.length >> 1]; };
+    const first = med(samples.slice(0, n).map((e) => e.lagMs));
+    const last = med(samples.slice(-n).map((e) => e.lagMs));
+    const max = Math.max(...samples.map((e) => e.lagMs));
+    const p99 = samples.map((e) => e.lagMs).sort((a, b) => a - b)[Math.floor(samples.length * 0.99)];
+    const driftEnd = samples[samples.length - 1].drift;
+    const beats = samples[samples.length - 1].beats - samples[0].beats;
+    soakSummary = { minutes: MINUTES, points: samples.length, first_median_ms: first, last_median_ms: last, p99_ms: p99, max_ms: max, drift_end_ms: driftEnd, beats };
+    console.log(`  lag of the strip behind the acquisition head: first ${n} s median ${first.toFixed(0)} ms, last ${n} s median ${last.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms, max ${max.toFixed(0)} ms; wall-vs-stream drift at the end ${driftEnd} ms; ${beats} beats during the soak`);
+    check(last - first < 500, `no growing lag (last − first = ${(last - first).toFixed(0)} ms < 500 ms)`);
+    check(p99 < 2000, `lag stays bounded (p99 ${p99.toFixed(0)} ms < 2000 ms)`);
+    check(beats > MINUTES * 30, `beats keep coming during the soak (${beats})`);
+    fs.writeFileSync(path.join(OUT, 'soak.json'), JSON.stringify({ summary: soakSummary, samples }, null, 1));
+  } else check(false, 'soak collected lag figures');
+  await page.screenshot({ path: path.join(OUT, 'live-after-soak.png') });
+}
+
+check(pageErrors.length === 0, `no JavaScript errors on the page${pageErrors.length ? `: ${pageErrors.slice(0, 3).join(' | ')}` : ''}`);
+const memMb = await page.evaluate(() => (performance.memory ? Math.round(performance.memory.usedJSHeapSize / 1048576) : null));
+if (memMb !== null) console.log(`  page JS heap at the end: ${memMb} MB`);
+
+await browser.close();
+stopServer();
+await sleep(300);
+fs.rmSync(dataDir, { recursive: true, force: true });
+console.log('\nscreenshots:');
+for (const f of fs.readdirSync(OUT).filter((f) => /\.(png|pdf|json)$/.test(f)).sort()) console.log(`  ${path.join(OUT, f)}`);
+if (failed) {
+  console.log('\nfailures:'); for (const f of failures) console.log(`  - ${f}`);
+  console.log('\nserver log (tail):'); console.log(serverLog.slice(-3000));
+}
+console.log(`\nbrowser: ${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
