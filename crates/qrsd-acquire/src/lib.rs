@@ -18,12 +18,17 @@
 
 pub mod leads;
 pub mod pace;
+pub mod record;
 pub mod replay;
 pub mod sim;
 pub mod source;
 
 pub use leads::derive_12;
 pub use pace::Speed;
+pub use record::{
+    RecordError, Recorder, RecorderOptions, RecorderStatus, RecorderThread, RecordingSummary,
+    SegmentSummary,
+};
 pub use replay::{ReplayOptions, ReplaySource};
 pub use sim::{SimControl, SimOptions, SimSource};
 
