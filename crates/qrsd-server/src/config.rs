@@ -1,0 +1,465 @@
+//! Service configuration: a TOML file (`deploy/qrsd.toml` is the annotated example) overridden by the
+//! command line. Every section and field has a default, so an empty file (or none) is a valid config;
+//! unknown keys are rejected so that a typo does not silently fall back to a default.
+
+use serde::{Deserialize, Serialize};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+/// The default TCP port of `qrsd serve` (fixed, so bookmarks and integrations keep working).
+pub const DEFAULT_PORT: u16 = 7474;
+
+/// Configuration errors (reported before anything is started).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("reading config {path}: {source}")]
+    Read {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this structure.
+    #[error("config {path}: {message}")]
+    Parse {
+        /// File.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value is out of range or inconsistent.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// Where samples come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(try_from = "String", into = "String")]
+pub enum SourceSpec {
+    /// The in-process amplifier simulator.
+    #[default]
+    Sim,
+    /// A serial amplifier at this device path.
+    Serial(PathBuf),
+    /// Replay of a recorded file (WFDB `.hea`, EDF, CSV).
+    Replay(PathBuf),
+}
+
+impl SourceSpec {
+    /// Parse `sim`, `serial:PATH` or `replay:PATH`.
+    pub fn parse(s: &str) -> Result<Self, ConfigError> {
+        let s = s.trim();
+        if s == "sim" {
+            return Ok(SourceSpec::Sim);
+        }
+        let bad = || {
+            ConfigError::Invalid(format!(
+                "source {s:?}: expected sim, serial:PATH or replay:PATH"
+            ))
+        };
+        let (kind, path) = s.split_once(':').ok_or_else(bad)?;
+        if path.is_empty() {
+            return Err(bad());
+        }
+        match kind {
+            "serial" => Ok(SourceSpec::Serial(PathBuf::from(path))),
+            "replay" => Ok(SourceSpec::Replay(PathBuf::from(path))),
+            _ => Err(bad()),
+        }
+    }
+
+    /// Short kind name (`sim`, `serial`, `replay`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SourceSpec::Sim => "sim",
+            SourceSpec::Serial(_) => "serial",
+            SourceSpec::Replay(_) => "replay",
+        }
+    }
+}
+
+impl std::fmt::Display for SourceSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SourceSpec::Sim => f.write_str("sim"),
+            SourceSpec::Serial(p) => write!(f, "serial:{}", p.display()),
+            SourceSpec::Replay(p) => write!(f, "replay:{}", p.display()),
+        }
+    }
+}
+
+impl TryFrom<String> for SourceSpec {
+    type Error = ConfigError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        SourceSpec::parse(&s)
+    }
+}
+
+impl From<SourceSpec> for String {
+    fn from(s: SourceSpec) -> String {
+        s.to_string()
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Listening address and access control.
+    pub server: ServerConfig,
+    /// The sample source.
+    pub source: SourceConfig,
+    /// Per-site measurement.
+    pub measurement: MeasurementConfig,
+    /// Live display stream on the WebSocket.
+    pub display: DisplayConfig,
+    /// Signal conditioning.
+    pub filter: FilterSettings,
+    /// Storage.
+    pub storage: StorageConfig,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on. Anything but loopback requires `token`.
+    pub bind: IpAddr,
+    /// TCP port (0 = any free port, for tests).
+    pub port: u16,
+    /// Bearer token required on every `/api` route when set (`Authorization: Bearer <token>`; the
+    /// WebSocket also accepts `?token=`). Prefer `token_file` or `QRSD_TOKEN` over a literal here.
+    pub token: Option<String>,
+    /// File holding the token (first line), e.g. a systemd credential.
+    pub token_file: Option<PathBuf>,
+    /// Largest accepted request body, bytes.
+    pub max_body_bytes: usize,
+    /// Requests served at once; more get 503.
+    pub max_concurrent_requests: usize,
+    /// WebSocket subscribers at once; more get 503.
+    pub max_ws_clients: usize,
+    /// A WebSocket client that does not take a message within this time is disconnected, ms.
+    pub ws_send_timeout_ms: u64,
+    /// Messages buffered per WebSocket subscriber before it is told it missed some (`gap`).
+    pub ws_buffer_messages: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: DEFAULT_PORT,
+            token: None,
+            token_file: None,
+            max_body_bytes: 16 * 1024,
+            max_concurrent_requests: 64,
+            max_ws_clients: 32,
+            ws_send_timeout_ms: 2000,
+            ws_buffer_messages: 1024,
+        }
+    }
+}
+
+/// `[source]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SourceConfig {
+    /// `sim`, `serial:PATH` or `replay:PATH`.
+    pub spec: SourceSpec,
+    /// Simulator settings (used when `spec = "sim"`).
+    pub sim: SimSettings,
+    /// Replay speed (× real time; 0 = as fast as possible) for `replay:`.
+    pub replay_speed: f64,
+    /// Events buffered between the acquisition thread and the live thread.
+    pub channel_capacity: usize,
+}
+
+impl Default for SourceConfig {
+    fn default() -> Self {
+        Self {
+            spec: SourceSpec::Sim,
+            sim: SimSettings::default(),
+            replay_speed: 1.0,
+            channel_capacity: 256,
+        }
+    }
+}
+
+/// `[source.sim]`: the simulated amplifier at start-up (changed at run time by `PUT /api/v1/source/sim`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SimSettings {
+    /// Sampling rate, Hz.
+    pub fs_hz: f64,
+    /// Speed, × real time (tests run the simulator faster than real time).
+    pub speed: f64,
+    /// Random seed.
+    pub seed: u64,
+    /// `intrinsic` or `biv`.
+    pub rhythm: String,
+    /// QRS duration of the rhythm, ms.
+    pub qrsd_ms: f64,
+    /// Heart rate, beats/min.
+    pub rate_bpm: f64,
+}
+
+impl Default for SimSettings {
+    fn default() -> Self {
+        Self {
+            fs_hz: 1000.0,
+            speed: 1.0,
+            seed: 1,
+            rhythm: "intrinsic".into(),
+            qrsd_ms: 150.0,
+            rate_bpm: 70.0,
+        }
+    }
+}
+
+/// `[measurement]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MeasurementConfig {
+    /// Consecutive clean beats a measurement collects.
+    pub beats: usize,
+    /// Fewest clean beats for a result (fewer = `incomplete`).
+    pub min_beats: usize,
+    /// A measurement that has not collected `beats` clean beats after this much signal ends, s.
+    pub timeout_s: f64,
+}
+
+impl Default for MeasurementConfig {
+    fn default() -> Self {
+        Self {
+            beats: 10,
+            min_beats: 8,
+            timeout_s: 30.0,
+        }
+    }
+}
+
+/// `[display]`: the `samples` messages of the WebSocket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DisplayConfig {
+    /// Display rate, Hz (samples are averaged down to it).
+    pub rate_hz: f64,
+    /// One `samples` message per this much signal, ms.
+    pub batch_ms: f64,
+}
+
+impl Default for DisplayConfig {
+    fn default() -> Self {
+        Self {
+            rate_hz: 250.0,
+            batch_ms: 40.0,
+        }
+    }
+}
+
+/// `[filter]`: conditioning of the live pipeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FilterSettings {
+    /// Mains notch, Hz: 50, 60 or 0 (off).
+    pub notch_hz: f64,
+    /// 0.5 Hz high-pass on.
+    pub highpass: bool,
+    /// 150 Hz low-pass on.
+    pub lowpass: bool,
+}
+
+impl Default for FilterSettings {
+    fn default() -> Self {
+        Self {
+            notch_hz: 50.0,
+            highpass: true,
+            lowpass: true,
+        }
+    }
+}
+
+/// `[storage]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Data folder (SQLite database `qrsd.sqlite3` and `recordings/`).
+    pub data_dir: PathBuf,
+    /// Record every live session to `recordings/` (when the recorder is available).
+    pub record: bool,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./qrsd-data"),
+            record: true,
+        }
+    }
+}
+
+impl Config {
+    /// Parse TOML text.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Read and parse a TOML file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml(&text, path)
+    }
+
+    /// The socket address to listen on.
+    pub fn bind_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.server.bind, self.server.port)
+    }
+
+    /// Resolve `token_file` (and the `QRSD_TOKEN` environment variable when no token is set) into
+    /// `token`.
+    pub fn resolve_token(&mut self) -> Result<(), ConfigError> {
+        if self.server.token.is_none() {
+            if let Some(p) = &self.server.token_file {
+                let t = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.clone(),
+                    source,
+                })?;
+                self.server.token = t.lines().next().map(|l| l.trim().to_string());
+            }
+        }
+        if self.server.token.is_none() {
+            if let Ok(t) = std::env::var("QRSD_TOKEN") {
+                self.server.token = Some(t.trim().to_string());
+            }
+        }
+        if matches!(&self.server.token, Some(t) if t.is_empty()) {
+            self.server.token = None;
+        }
+        Ok(())
+    }
+
+    /// Check ranges and the bind/token rule.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if !self.server.bind.is_loopback() && self.server.token.is_none() {
+            return bad(format!(
+                "refusing to listen on {} (not loopback) without a token: set server.token_file, \
+                 server.token or QRSD_TOKEN, or bind 127.0.0.1",
+                self.server.bind
+            ));
+        }
+        if let Some(t) = &self.server.token {
+            if t.len() < 16 {
+                return bad("server.token must be at least 16 characters".into());
+            }
+        }
+        if !(256..=16 * 1024 * 1024).contains(&self.server.max_body_bytes) {
+            return bad("server.max_body_bytes must be 256..=16777216".into());
+        }
+        if self.server.max_concurrent_requests == 0 || self.server.max_ws_clients == 0 {
+            return bad("server limits must be at least 1".into());
+        }
+        if !(16..=65536).contains(&self.server.ws_buffer_messages) {
+            return bad("server.ws_buffer_messages must be 16..=65536".into());
+        }
+        let s = &self.source.sim;
+        if !(250.0..=4000.0).contains(&s.fs_hz) {
+            return bad("source.sim.fs_hz must be 250..=4000".into());
+        }
+        if !(0.1..=100.0).contains(&s.speed) {
+            return bad("source.sim.speed must be 0.1..=100".into());
+        }
+        if s.rhythm != "intrinsic" && s.rhythm != "biv" {
+            return bad("source.sim.rhythm must be intrinsic or biv".into());
+        }
+        if !(0.0..=1000.0).contains(&self.source.replay_speed) {
+            return bad("source.replay_speed must be 0..=1000".into());
+        }
+        if self.source.channel_capacity == 0 {
+            return bad("source.channel_capacity must be at least 1".into());
+        }
+        let m = &self.measurement;
+        if !(1..=200).contains(&m.beats) || m.min_beats == 0 || m.min_beats > m.beats {
+            return bad("measurement: need 1 <= min_beats <= beats <= 200".into());
+        }
+        if !(1.0..=600.0).contains(&m.timeout_s) {
+            return bad("measurement.timeout_s must be 1..=600".into());
+        }
+        let d = &self.display;
+        if !(10.0..=1000.0).contains(&d.rate_hz) || !(10.0..=1000.0).contains(&d.batch_ms) {
+            return bad("display.rate_hz and display.batch_ms must be 10..=1000".into());
+        }
+        if ![0.0, 50.0, 60.0].contains(&self.filter.notch_hz) {
+            return bad("filter.notch_hz must be 0, 50 or 60".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_loopback() {
+        let c = Config::default();
+        c.validate().unwrap();
+        assert!(c.server.bind.is_loopback());
+        assert_eq!(c.server.port, DEFAULT_PORT);
+        assert_eq!(c.source.spec, SourceSpec::Sim);
+    }
+
+    #[test]
+    fn source_specs() {
+        assert_eq!(SourceSpec::parse("sim").unwrap(), SourceSpec::Sim);
+        assert_eq!(
+            SourceSpec::parse("serial:/dev/qrsd-amp").unwrap(),
+            SourceSpec::Serial("/dev/qrsd-amp".into())
+        );
+        assert_eq!(
+            SourceSpec::parse("replay:/x/1.hea").unwrap(),
+            SourceSpec::Replay("/x/1.hea".into())
+        );
+        for bad in ["", "serial:", "tcp:1", "simulator"] {
+            assert!(SourceSpec::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn non_loopback_needs_token() {
+        let mut c = Config::default();
+        c.server.bind = "0.0.0.0".parse().unwrap();
+        assert!(c.validate().is_err());
+        c.server.token = Some("0123456789abcdef0123".into());
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn unknown_keys_rejected() {
+        let e = Config::from_toml("[server]\nbindd = \"127.0.0.1\"\n", Path::new("x"));
+        assert!(e.is_err());
+    }
+
+    #[test]
+    fn deploy_example_parses_and_is_valid() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/qrsd.toml");
+        let mut c = Config::load(&p).unwrap();
+        // The example binds loopback and names a token file that exists only on the target host.
+        c.server.token_file = None;
+        c.validate().unwrap();
+        assert_eq!(
+            c.source.spec,
+            SourceSpec::Serial("/dev/qrsd-amp".into()),
+            "the example is for the lab workstation"
+        );
+    }
+}
