@@ -351,6 +351,76 @@ pub struct MeasurementResult {
     pub config: MeasurementConfig,
 }
 
+impl MeasurementResult {
+    /// The result of a measurement that ended without a state machine to ask — e.g. the service
+    /// was killed while it was collecting: `incomplete` with `reason_code`, the beats that were
+    /// saved, no QRSd. Used by the store on restart.
+    pub fn ended_without_result(
+        config: MeasurementConfig,
+        beats: Vec<BeatRecord>,
+        start_sample: u64,
+        reason_code: EndReason,
+        reason: &str,
+    ) -> Self {
+        let mut counts = RejectedCounts::default();
+        for r in beats.iter().filter_map(|b| b.reason) {
+            counts.total += 1;
+            *counts.by_reason.entry(r).or_insert(0) += 1;
+        }
+        let has = |r: RejectReason| counts.by_reason.contains_key(&r);
+        let flags = Flags {
+            noise: has(RejectReason::Noise),
+            lead_off: has(RejectReason::LeadOff),
+            suspected_fusion: has(RejectReason::SuspectedFusion),
+            suspected_loss_of_capture: has(RejectReason::SuspectedLossOfCapture),
+            gap: false,
+            short_run: false,
+        };
+        let leads = config
+            .report_leads
+            .iter()
+            .map(|l| {
+                (
+                    l.clone(),
+                    LeadStats {
+                        qrsd_ms: None,
+                        iqr_ms: None,
+                        sd_ms: None,
+                        n: 0,
+                    },
+                )
+            })
+            .collect();
+        MeasurementResult {
+            kind: config.kind,
+            status: Status::Incomplete,
+            reason_code: Some(reason_code),
+            reason: Some(reason.to_string()),
+            expected_class: config.expected_class(),
+            fs_hz: None,
+            qrsd_ms: None,
+            iqr_ms: None,
+            sd_ms: None,
+            leads,
+            stim_to_end_ms: None,
+            stim_to_end: None,
+            stim_to_onset_ms: None,
+            beats_used: 0,
+            beats_required: config.beats_required,
+            beats_min: config.beats_min,
+            beats_seen: beats.len(),
+            beats_rejected: counts,
+            flags,
+            beats,
+            median_beat: None,
+            run: None,
+            start_sample,
+            gaps: Vec::new(),
+            config,
+        }
+    }
+}
+
 /// What [`Measurement::push`] decided about one beat (for live progress messages).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Progress {
