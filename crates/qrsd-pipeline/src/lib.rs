@@ -18,7 +18,7 @@ pub use beat::{Beat, BeatClass, Boundary, LeadBoundary};
 use qrsd_condition::{
     pace::PaceEvent, ConditionError, FilterConfig, LeadFilter, PaceBlanker, PaceConfig,
 };
-use qrsd_delineate::{Delineation, DelineationConfig, Delineator};
+use qrsd_delineate::{BeatHints, Delineation, DelineationConfig, Delineator};
 use qrsd_detect::{DetectError, Detection, DetectorConfig, QrsDetector};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -74,6 +74,11 @@ pub enum PipelineError {
 const PACE_BEFORE_ONSET_MS: f64 = 100.0;
 /// A stimulus marked slightly after the onset still belongs to the beat (blanking, V-V offsets), ms.
 const PACE_AFTER_ONSET_MS: f64 = 20.0;
+/// The recharge tail outlasts the blanking by a little (a 5 % tail with τ = 1.5 ms is still ≈ 20 µV 6 ms
+/// after the pulse): the paced QRS onset is searched this much after the blanked stretch, ms.
+const PACE_TAIL_GUARD_MS: f64 = 2.5;
+/// A stimulus this close before the detected R (or after it) cannot precede its QRS onset, ms.
+const PACE_MIN_BEFORE_R_MS: f64 = 20.0;
 /// Pending detections and remembered stimuli are bounded (a hostile signal cannot grow memory).
 const MAX_PENDING: usize = 64;
 
@@ -294,8 +299,15 @@ impl Pipeline {
             }
         }
         let views: Vec<&[f64]> = self.window.iter().map(|w| &w[..len]).collect();
-        self.delineator
-            .delineate(&views, (d.r_sample - start) as usize, &mut self.delineation);
+        let hints = BeatHints {
+            stimulus: self.stimulus_artefact(d.r_sample, start, len),
+        };
+        self.delineator.delineate_with(
+            &views,
+            (d.r_sample - start) as usize,
+            hints,
+            &mut self.delineation,
+        );
         let to_sample = |i: usize| (start + i as u64).saturating_sub(self.filter_delay);
         let dl = &self.delineation;
         let r_sample = to_sample(dl.r_index);
@@ -333,6 +345,28 @@ impl Pipeline {
             global,
             leads,
         });
+    }
+
+    /// Window indices (first, last) of the stimulus artefact (pulse + blanked tail) of the last stimulus
+    /// that precedes the detection at ring index `r` by at least `PACE_MIN_BEFORE_R_MS` and at most
+    /// `PACE_BEFORE_ONSET_MS + 60 ms`; the paced QRS onset is searched after it.
+    fn stimulus_artefact(&self, r: u64, start: u64, len: usize) -> Option<(usize, usize)> {
+        let ms = |v: f64| (v * self.cfg.fs_hz / 1000.0).round() as u64;
+        let lo = r.saturating_sub(ms(PACE_BEFORE_ONSET_MS + 60.0));
+        let hi = r.saturating_sub(ms(PACE_MIN_BEFORE_R_MS));
+        let width = (self.cfg.pace.max_width_ms * self.cfg.fs_hz / 1000.0).ceil() as u64;
+        let blank = (self.cfg.pace.blank_ms * self.cfg.fs_hz / 1000.0).ceil() as u64
+            + (PACE_TAIL_GUARD_MS * self.cfg.fs_hz / 1000.0).round() as u64;
+        self.paces
+            .iter()
+            .map(|p| p.sample + self.filter_delay)
+            .rfind(|s| (lo..=hi).contains(s) && *s >= start)
+            .map(|s| {
+                (
+                    (s - start) as usize,
+                    ((s + width + blank - start) as usize).min(len - 1),
+                )
+            })
     }
 
     /// The first stimulus belonging to a QRS that starts at `onset`.

@@ -26,6 +26,8 @@ fn run(rec: &SynthRecording, use_flags: bool) -> Vec<Beat> {
 }
 
 struct Errors {
+    /// Global QRSd − the truth `qrsd_ms` (QRS support), ms.
+    qrsd_vs_support_ms: Vec<f64>,
     onset_ms: Vec<f64>,
     offset_ms: Vec<f64>,
     qrsd_ms: Vec<f64>,
@@ -40,11 +42,12 @@ fn median_abs(v: &[f64]) -> f64 {
     a.get(a.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
-/// Match each true beat to its detected beat, and collect global errors
-/// against the visible 12-lead span (the product's definition of global QRS).
+/// Match each true beat to its detected beat, and collect global errors against the QRS support (the
+/// truth `qrsd_ms`) and the visible 12-lead span (`lead_span`, within 0–2 ms of the support).
 fn compare(rec: &SynthRecording, beats: &[Beat], class: BeatClass) -> Errors {
     let ms = 1000.0 / rec.fs_hz;
     let mut e = Errors {
+        qrsd_vs_support_ms: vec![],
         onset_ms: vec![],
         offset_ms: vec![],
         qrsd_ms: vec![],
@@ -81,6 +84,7 @@ fn compare(rec: &SynthRecording, beats: &[Beat], class: BeatClass) -> Errors {
             b.global.onset_sample.unwrap() as f64,
             b.global.offset_sample.unwrap() as f64,
         );
+        e.qrsd_vs_support_ms.push((off - on) * ms - t.qrsd_ms);
         e.onset_ms.push((on - span.onset_sample as f64) * ms);
         e.offset_ms.push((off - span.offset_sample as f64) * ms);
         e.qrsd_ms
@@ -125,23 +129,36 @@ fn intrinsic_lbbb_and_biv_paced_boundaries_match_truth() {
                 median_abs(&e.offset_ms),
                 median_abs(&e.qrsd_ms),
             );
+            let ms_support = median_abs(&e.qrsd_vs_support_ms);
+            let max_support = e
+                .qrsd_vs_support_ms
+                .iter()
+                .fold(0.0f64, |m, x| m.max(x.abs()));
             eprintln!(
-                "fs {fs} {rhythm:?}: median |error| onset {mo:.1} offset {mf:.1} qrsd {mq:.1} ms, {} of {} beats of the wrong class",
+                "fs {fs} {rhythm:?}: QRSd − truth: median |error| {ms_support:.1} ms, max {max_support:.1} ms; vs visible span: onset {mo:.1} offset {mf:.1} qrsd {mq:.1} ms; {} of {} beats of the wrong class",
                 e.wrong_class, e.matched
             );
-            // At 250 Hz, 2 of 35 BiV beats currently lose their stimulus (known gap, docs/validation.md).
             if e.wrong_class * 10 > e.matched {
                 failures.push(format!(
                     "fs {fs} {rhythm:?}: {} beats not classed {class:?}",
                     e.wrong_class
                 ));
             }
-            // Regression bounds, NOT the product target (per-site QRSd error ≤ 3 ms): in this noise the
-            // delineator tuned on LUDB is still 12–30 ms off the synthetic truth (docs/validation.md).
-            let (tol_edge, tol_qrsd) = (25.0, 35.0);
-            if !(mo <= tol_edge && mf <= tol_edge && mq <= tol_qrsd) {
+            // Product target at 500 and 1000 Hz (median |QRSd error| ≤ 3 ms, every beat within ±5 ms);
+            // at 250 Hz (4 ms samples) and 2000 Hz the figures achieved, one sample of margin.
+            let (tol_median, tol_max, tol_edge) = match fs as u32 {
+                250 => (4.0, 8.0, 8.0),
+                500 | 1000 => (3.0, 5.0, 3.0),
+                _ => (3.0, 6.0, 3.0),
+            };
+            if !(ms_support <= tol_median
+                && max_support <= tol_max
+                && mo <= tol_edge
+                && mf <= tol_edge
+                && mq <= tol_max)
+            {
                 failures.push(format!(
-                    "fs {fs} {rhythm:?}: onset {mo} offset {mf} qrsd {mq} ms"
+                    "fs {fs} {rhythm:?}: QRSd median {ms_support} max {max_support}; span onset {mo} offset {mf} qrsd {mq} ms"
                 ));
             }
         }
@@ -161,6 +178,20 @@ fn software_detection_finds_large_stimuli_without_the_hardware_flag() {
     let rec = generate(&cfg, 20.0).unwrap();
     let beats = run(&rec, false);
     let e = compare(&rec, &beats, BeatClass::Paced);
+    if std::env::var("DBG").is_ok() {
+        for b in &beats {
+            eprintln!(
+                "beat r {} {:?} {:?} pace {:?}",
+                b.r_sample, b.global, b.class, b.pace_sample
+            );
+        }
+        for t in &rec.truth {
+            eprintln!(
+                "truth {}..{} r {} stim {:?}",
+                t.onset_sample, t.offset_sample, t.r_sample, t.stimulus_sample
+            );
+        }
+    }
     eprintln!(
         "software pace detection: {} beats detected of {} true, {} without stimulus",
         beats.len(),

@@ -1,11 +1,12 @@
 //! Dipole model: QRS/T/P vector lobes in heart coordinates projected onto lead vectors.
 //!
 //! Heart coordinates: x = patient's left, y = inferior (feet), z = anterior. A wave is a sum of *lobes*; a
-//! lobe is a 3-D vector (µV) times a skewed raised-cosine pulse of normalised time `u ∈ [0, 1]` over the
-//! wave's support: `0.5·(1 − cos(π(u−s)/(p−s)))` rising from `s` to the peak `p`, then
-//! `0.5·(1 + cos(π(u−p)/(e−p)))` falling to `e`. The pulse is C¹, exactly zero outside `(s, e)` and strictly
-//! positive inside, so the support of a wave is known exactly (the truth), while its edges start like a real
-//! QRS: the slope grows linearly from zero and reaches tens of µV/ms within 5-10 ms.
+//! lobe is a 3-D vector (µV) times a skewed pulse of normalised time `u ∈ [0, 1]` over the wave's support:
+//! `sin(π(u−s)/(2(p−s)))^k` rising from `s` to the peak `p`, then `sin(π(e−u)/(2(e−p)))^k` falling to `e`.
+//! P and T lobes use `k = 2` (a raised cosine); QRS lobes use `k = 1.25` ([`QRS_EDGE_POW`]). The pulse is
+//! C¹, exactly zero outside `(s, e)` and strictly positive inside, so the support of a wave is known
+//! exactly (the truth), while its edges start like a real QRS: visible (tens of µV) within 1–2 ms in the
+//! leads that see the first and last forces, then steepening to tens of µV/ms.
 //!
 //! Lead values are dot products of the wave vector with per-lead vectors (frontal leads I, II; precordial
 //! V1..V6 at their usual horizontal-plane angles), each scaled by a lead gain and rotated by a small
@@ -26,7 +27,15 @@ pub(crate) struct Lobe {
     pub end: f64,
     /// Lobe vector in heart coordinates, µV at the peak.
     pub v: [f64; 3],
+    /// Edge exponent: the pulse is `sin(x)^pow` (2 = raised cosine; QRS lobes use [`QRS_EDGE_POW`]).
+    pub pow: f64,
 }
+
+/// Edge exponent of QRS lobes. A raised cosine (2) leaves a QRS whose first and last 2–4 ms are below
+/// what anyone would see (a few µV), so that the support (the truth) and the visible QRS differ; with
+/// 1.25 the pulse is still C¹ (slope ∝ t^0.25 from zero) but a 1 mV lobe is ≈ 20–40 µV within 2 ms of its
+/// edge, as a real QRS onset (a wavefront reaching the surface leads) looks.
+pub(crate) const QRS_EDGE_POW: f64 = 1.25;
 
 impl Lobe {
     const fn new(start: f64, peak: f64, end: f64, v: [f64; 3], scale: f64) -> Self {
@@ -35,6 +44,24 @@ impl Lobe {
             peak,
             end,
             v: [v[0] * scale, v[1] * scale, v[2] * scale],
+            pow: 2.0,
+        }
+    }
+
+    /// A QRS lobe: as [`Lobe::new`] with the sharper [`QRS_EDGE_POW`] edges.
+    const fn qrs(start: f64, peak: f64, end: f64, v: [f64; 3], scale: f64) -> Self {
+        let mut l = Self::new(start, peak, end, v, scale);
+        l.pow = QRS_EDGE_POW;
+        l
+    }
+
+    #[inline]
+    fn edge(&self, x: f64) -> f64 {
+        let s = x.sin();
+        if self.pow == 2.0 {
+            s * s
+        } else {
+            s.powf(self.pow)
         }
     }
 
@@ -45,14 +72,10 @@ impl Lobe {
             0.0
         } else if u < self.peak {
             // 0.5·(1 − cos x) = sin²(x/2): no cancellation near the edge, so strictly positive inside.
-            (FRAC_PI_2 * (u - self.start) / (self.peak - self.start))
-                .sin()
-                .powi(2)
+            self.edge(FRAC_PI_2 * (u - self.start) / (self.peak - self.start))
         } else {
             // 0.5·(1 + cos x) = sin²((π − x)/2).
-            (FRAC_PI_2 * (self.end - u) / (self.end - self.peak))
-                .sin()
-                .powi(2)
+            self.edge(FRAC_PI_2 * (self.end - u) / (self.end - self.peak))
         }
     }
 }
@@ -104,6 +127,7 @@ impl Morph {
                         peak: map(l.peak),
                         end: map(l.end),
                         v: [l.v[0] * w, l.v[1] * w, l.v[2] * w],
+                        pow: l.pow,
                     };
                     n += 1;
                 }
@@ -155,42 +179,42 @@ pub(crate) fn morph(kind: MorphKind) -> Morph {
     match kind {
         MorphKind::Normal => Morph::from(
             &[
-                Lobe::new(0.0, 0.12, 0.30, [-0.25, 0.10, 0.35], 600.0),
-                Lobe::new(0.10, 0.42, 0.72, [0.80, 0.85, -0.25], 1300.0),
-                Lobe::new(0.55, 0.78, 1.0, [-0.35, -0.30, -0.55], 700.0),
+                Lobe::qrs(0.0, 0.12, 0.30, [-0.25, 0.10, 0.35], 600.0),
+                Lobe::qrs(0.10, 0.42, 0.72, [0.80, 0.85, -0.25], 1300.0),
+                Lobe::qrs(0.55, 0.78, 1.0, [-0.35, -0.30, -0.55], 700.0),
             ],
             [0.45, 0.55, 0.10].map(|c| c * 330.0),
             false,
         ),
         MorphKind::Lbbb => Morph::from(
             &[
-                Lobe::new(0.0, 0.22, 0.50, [0.75, 0.35, -0.55], 1150.0),
-                Lobe::new(0.25, 0.62, 0.90, [0.85, 0.05, -0.75], 1250.0),
-                Lobe::new(0.70, 0.84, 1.0, [0.30, -0.25, -0.50], 450.0),
+                Lobe::qrs(0.0, 0.22, 0.50, [0.75, 0.35, -0.55], 1150.0),
+                Lobe::qrs(0.25, 0.62, 0.90, [0.85, 0.05, -0.75], 1250.0),
+                Lobe::qrs(0.70, 0.84, 1.0, [0.30, -0.25, -0.50], 450.0),
             ],
             [-0.60, -0.15, 0.60].map(|c| c * 330.0),
             true,
         ),
         MorphKind::Biv => Morph::from(
             &[
-                Lobe::new(0.0, 0.22, 0.55, [-0.75, -0.45, 0.55], 1100.0),
-                Lobe::new(0.35, 0.65, 1.0, [-0.15, -0.75, -0.45], 900.0),
+                Lobe::qrs(0.0, 0.22, 0.55, [-0.75, -0.45, 0.55], 1100.0),
+                Lobe::qrs(0.35, 0.65, 1.0, [-0.15, -0.75, -0.45], 900.0),
             ],
             [0.50, 0.45, -0.35].map(|c| c * 400.0),
             true,
         ),
         MorphKind::RvOnly => Morph::from(
             &[
-                Lobe::new(0.0, 0.30, 0.60, [0.55, -0.80, -0.55], 1100.0),
-                Lobe::new(0.40, 0.68, 1.0, [0.85, -0.35, -0.70], 1000.0),
+                Lobe::qrs(0.0, 0.30, 0.60, [0.55, -0.80, -0.55], 1100.0),
+                Lobe::qrs(0.40, 0.68, 1.0, [0.85, -0.35, -0.70], 1000.0),
             ],
             [-0.50, 0.45, 0.50].map(|c| c * 400.0),
             true,
         ),
         MorphKind::Pvc => Morph::from(
             &[
-                Lobe::new(0.0, 0.30, 0.60, [0.25, 1.0, -0.60], 1300.0),
-                Lobe::new(0.45, 0.70, 1.0, [0.55, 0.55, -0.80], 900.0),
+                Lobe::qrs(0.0, 0.30, 0.60, [0.25, 1.0, -0.60], 1300.0),
+                Lobe::qrs(0.45, 0.70, 1.0, [0.55, 0.55, -0.80], 900.0),
             ],
             [-0.30, -0.70, 0.60].map(|c| c * 380.0),
             true,

@@ -39,7 +39,7 @@ pub struct LeadWindow {
 /// sample at which the lead's QRS component satisfies `|q| > max(0.01 · peak|q|, 10 µV)`, i.e. where a
 /// cardiologist would see the deflection start and end. `None` when the lead's QRS never exceeds 10 µV
 /// (isoelectric in that lead). Every per-lead window lies inside the global window; because the QRS lobes rise
-/// from zero smoothly, the earliest per-lead onset is typically 1-4 ms after the global onset (see
+/// from zero (steeply, see the `morphology` module), the earliest per-lead onset is typically 0-2 ms after the global onset (see
 /// [`BeatTruth::lead_span`] for the "earliest onset to latest offset over the leads" convention).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BeatTruth {
