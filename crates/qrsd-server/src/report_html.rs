@@ -985,6 +985,35 @@ pub fn render(report: &Value) -> String {
     out
 }
 
+/// `GET /api/v1/procedures/{id}/report.html`: the JSON report (`GET .../report`) rendered for print.
+/// The page is self-contained (inline CSS and SVG) and served with a CSP that allows nothing else.
+pub async fn handler(
+    axum::extract::State(st): axum::extract::State<crate::state::AppState>,
+    crate::error::ApiPath(id): crate::error::ApiPath<i64>,
+) -> Result<axum::response::Response, crate::error::ApiError> {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    let mut r = st.workflow().report(id).await?;
+    if let Some(m) = r.as_object_mut() {
+        m.entry("source").or_insert_with(|| st.source_json());
+        m.entry("software").or_insert_with(|| {
+            serde_json::json!({"name": "qrsd", "version": env!("CARGO_PKG_VERSION")})
+        });
+    }
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+            ),
+        ],
+        render(&r),
+    )
+        .into_response())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]

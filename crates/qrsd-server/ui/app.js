@@ -199,7 +199,8 @@
     else if (first !== null) startIdx = first;
     else startIdx = live.lastIdx === null ? 0 : live.lastIdx + 1;
 
-    if (live.lastIdx !== null && startIdx + n - 1 <= live.lastIdx - live.cap) return; // ancient
+    // Far behind what we have: the source started a new session (sample numbers restart). Start afresh.
+    if (live.lastIdx !== null && startIdx + n - 1 < live.lastIdx - fs) { resetBuffers(fs); live.beats = []; }
     const cap = live.cap;
     const bufs = series.map(([name, arr]) => [leadBuf(canonLead(name)).buf, arr]);
     // Missing frames between the last sample and this message are drawn as breaks (never interpolated).
@@ -295,6 +296,7 @@
   function ingestSource(msg) {
     const s = msg.status && typeof msg.status === 'object' ? { ...msg, ...msg.status } : msg;
     if (msg.event === 'ended') source.state = 'ended';
+    if (msg.event === 'started' && live.fs) { resetBuffers(live.fs); live.beats = []; }
     const state = pick(s, 'state');
     if (typeof state === 'string') source.state = state;
     else if (msg.event === 'started') source.state = 'streaming';
@@ -386,6 +388,9 @@
       case 'beat': ingestBeat(m); break;
       case 'measurement': stats.measurementsSeen += 1; onMeasurementEvent(m); break;
       case 'source': ingestSource(m); break;
+      case 'hello':
+        if (m.source && typeof m.source === 'object') ingestSource(m.source);
+        break;
       case 'gap': {
         stats.gapMsgs += 1;
         // The server dropped messages for this (slow) client; the strip shows a break and carries on.
