@@ -746,7 +746,7 @@ pub fn render(report: &Value) -> String {
     let mut out = String::with_capacity(64 * 1024);
     let _ = write!(
         out,
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>qrsd report — {}</title><style>{CSS}</style></head><body>",
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\"><title>qrsd report — {}</title><style>{CSS}</style></head><body>",
         escape(&case_id)
     );
     let _ = write!(out, "<h1>Paced QRS duration — procedure report</h1>");
@@ -758,6 +758,11 @@ pub fn render(report: &Value) -> String {
         ("Status", Some(status)),
         ("Started", text_of(p, &["created_at", "started_at"])),
         ("Closed", text_of(p, &["closed_at"])),
+        ("Closing note", text_of(p, &["close_note"])),
+        (
+            "Recorded with",
+            text_of(p, &["software_version"]).map(|v| format!("qrsd {v}")),
+        ),
         (
             "Report generated",
             text_of(report, &["generated_at", "created_at"]),
@@ -941,7 +946,7 @@ pub fn render(report: &Value) -> String {
         Some(Value::String(s)) => s.clone(),
         _ => text_of(report, &["software_version", "version"])
             .map(|v| format!("qrsd {v}"))
-            .unwrap_or_default(),
+            .unwrap_or_else(|| format!("qrsd {} (this server)", env!("CARGO_PKG_VERSION"))),
     };
     let _ = write!(
         out,
@@ -949,7 +954,36 @@ pub fn render(report: &Value) -> String {
         escape(if sw.is_empty() { "—" } else { &sw })
     );
     match get(report, &["source"]) {
-        Some(s @ Value::Object(_)) => kv_list(&mut out, s, "source", 0),
+        Some(s @ Value::Object(o)) => {
+            // The live source status has many counters; the report keeps what identifies the recording
+            // and its quality.
+            let keep = [
+                "description",
+                "spec",
+                "kind",
+                "fs_hz",
+                "channels",
+                "firmware",
+                "has_hw_pace",
+                "frames",
+                "crc_errors",
+                "gaps",
+                "missing_frames",
+                "reconnects",
+                "lead_off",
+            ];
+            let picked: serde_json::Map<String, Value> = o
+                .iter()
+                .filter(|(k, _)| keep.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            let shown = if picked.is_empty() {
+                s.clone()
+            } else {
+                Value::Object(picked)
+            };
+            kv_list(&mut out, &shown, "source", 0);
+        }
         Some(Value::String(s)) => {
             let _ = write!(out, "<dt>source</dt><dd>{}</dd>", escape(s));
         }
@@ -957,10 +991,26 @@ pub fn render(report: &Value) -> String {
     }
     match get(
         report,
-        &["filters", "filter", "settings", "config", "pipeline"],
+        &[
+            "filter_settings",
+            "filters",
+            "filter",
+            "settings",
+            "config",
+            "pipeline",
+        ],
     ) {
-        Some(s @ Value::Object(_)) => kv_list(&mut out, s, "", 0),
-        _ => out.push_str("<dt>filters</dt><dd>not recorded</dd>"),
+        Some(s @ Value::Object(_)) => kv_list(&mut out, s, "filter", 0),
+        _ => match get(p, &["filter_settings"]) {
+            Some(s @ Value::Object(_)) => kv_list(&mut out, s, "filter", 0),
+            _ => out.push_str("<dt>filters</dt><dd>not recorded</dd>"),
+        },
+    }
+    if let Some(s @ Value::Object(_)) = get(report, &["measurement_defaults"]) {
+        kv_list(&mut out, s, "measurement", 0);
+    }
+    if let Some(s @ Value::Object(_)) = get(report, &["recording"]) {
+        kv_list(&mut out, s, "recording", 0);
     }
     out.push_str("</dl>");
     if let Some(Value::Array(audit)) = get(report, &["audit", "audit_trail", "events"]) {
@@ -983,35 +1033,6 @@ pub fn render(report: &Value) -> String {
     }
     out.push_str("<p class=\"small\">qrsd is decision support: every number above is traceable to the stored beats and the archived recording. The JSON report (same URL without <code>.html</code>) is the machine-readable twin.</p></body></html>");
     out
-}
-
-/// `GET /api/v1/procedures/{id}/report.html`: the JSON report (`GET .../report`) rendered for print.
-/// The page is self-contained (inline CSS and SVG) and served with a CSP that allows nothing else.
-pub async fn handler(
-    axum::extract::State(st): axum::extract::State<crate::state::AppState>,
-    crate::error::ApiPath(id): crate::error::ApiPath<i64>,
-) -> Result<axum::response::Response, crate::error::ApiError> {
-    use axum::http::header;
-    use axum::response::IntoResponse;
-    let mut r = st.workflow().report(id).await?;
-    if let Some(m) = r.as_object_mut() {
-        m.entry("source").or_insert_with(|| st.source_json());
-        m.entry("software").or_insert_with(|| {
-            serde_json::json!({"name": "qrsd", "version": env!("CARGO_PKG_VERSION")})
-        });
-    }
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-store"),
-            (
-                header::CONTENT_SECURITY_POLICY,
-                "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
-            ),
-        ],
-        render(&r),
-    )
-        .into_response())
 }
 
 #[cfg(test)]
@@ -1197,7 +1218,7 @@ mod tests {
         // Baseline and the first site, three leads each; the rejected site's run has no median beat.
         assert_eq!(html.matches("<svg").count(), 6);
         assert!(html.contains("No median beat stored"));
-        assert!(html.contains("highpass hz") && html.contains("150"));
+        assert!(html.contains("filter.highpass hz") && html.contains("150"));
         assert!(html.contains("qrsd 0.1.0"));
     }
 

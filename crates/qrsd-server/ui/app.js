@@ -546,14 +546,15 @@
       let ms = pick(o, 'measurements') || [];
       if (!Array.isArray(ms)) ms = [];
       const single = pick(o, 'measurement', 'latest_measurement', 'baseline_measurement');
-      if (single && typeof single === 'object') ms = ms.concat([single]);
+      if (!ms.length && single && typeof single === 'object') ms = [single];
       const ids = pick(o, 'measurement_ids');
       if (Array.isArray(ids)) ms = ms.concat(ids.map((id) => ({ id })));
       return ms;
     };
     let baseline = pick(p, 'baseline');
     let baseMs = [];
-    if (Array.isArray(baseline)) baseMs = baseline;
+    if (Array.isArray(p.baselines) && p.baselines.length) baseMs = p.baselines;
+    else if (Array.isArray(baseline)) baseMs = baseline;
     else if (baseline && typeof baseline === 'object') baseMs = baseline.measurements ? measOf(baseline) : [baseline];
     const bid = pick(p, 'baseline_measurement_id', 'baseline_id');
     if (!baseMs.length && bid !== undefined) baseMs = [{ id: bid }];
@@ -562,6 +563,11 @@
     return { baseMs, sites };
   }
   const latestOf = (ms) => (ms.length ? ms[ms.length - 1] : null);
+  // The run a row shows: the latest complete one (what the recommendation uses), else the latest.
+  const shownOf = (ms) => {
+    for (let i = ms.length - 1; i >= 0; i--) if (ms[i].status === 'complete') return ms[i];
+    return latestOf(ms);
+  };
 
   async function loadMeasurement(m) {
     if (!m || m.id === undefined) return m;
@@ -584,13 +590,21 @@
     proc.data = p;
     const { baseMs, sites } = normalise(p);
     const rows = [];
-    const bm = latestOf(baseMs);
-    rows.push({ key: 'baseline', site: null, m: bm ? await loadMeasurement(bm) : null, count: baseMs.length });
+    const bm = shownOf(baseMs);
+    const bl = latestOf(baseMs);
+    rows.push({ key: 'baseline', site: null, m: bm ? await loadMeasurement(bm) : null, last: bl, count: baseMs.length });
     for (const s of sites) {
-      const lm = latestOf(s._ms);
-      rows.push({ key: String(s.id), site: s, m: lm ? await loadMeasurement(lm) : null, count: s._ms.length });
+      const sm = shownOf(s._ms);
+      rows.push({ key: String(s.id), site: s, m: sm ? await loadMeasurement(sm) : null, last: latestOf(s._ms), count: s._ms.length });
     }
     proc.rows = rows;
+    // A measurement running for this procedure (page reloaded, or started elsewhere): follow it.
+    const active = pick(p, 'active_measurement_id');
+    if (active !== undefined && !proc.measuring) {
+      const all = [...baseMs.map((m) => ['baseline', m]), ...sites.flatMap((s) => s._ms.map((m) => [String(s.id), m]))];
+      const hit = all.find(([, m]) => String(m.id) === String(active));
+      if (hit) { proc.measuring = { id: String(active), key: hit[0], started: performance.now() }; startPolling(); }
+    }
     try {
       proc.recommendation = await api('GET', `/procedures/${encodeURIComponent(proc.id)}/recommendation`, undefined, 'read the recommendation');
     } catch (e) {
@@ -688,6 +702,7 @@
       let status = isBase ? (m ? `baseline: ${mStatus(m)}` : 'baseline: not measured') : (sst || (m ? mStatus(m) : 'not measured'));
       if (sst === 'rejected') status = `rejected: ${rejectReason(r.site)}`;
       else if (!isBase && m && mStatus(m) && mStatus(m) !== 'complete') status += ` (${mStatus(m)})`;
+      if (r.last && m && r.last !== m && r.last.id !== m.id) status += ` · last run ${mStatus(r.last)}`;
       if (r.count > 1) status += ` · ${r.count} runs`;
       const actions = el('td', { class: 'actions' });
       if (!isBase) {
@@ -843,7 +858,9 @@
     const bar = $('progress-bar');
     bar.max = need;
     bar.value = Math.min(got, need);
-    const txt = m.status === 'collecting' ? `Measuring ${name}: ${got} of ${need} beats collected`
+    const lb = m.last_beat && typeof m.last_beat === 'object' ? m.last_beat : null;
+    const rejTxt = lb && lb.accepted === false && lb.reason ? ` — last beat not used: ${String(lb.reason).replace(/_/g, ' ')}` : '';
+    const txt = m.status === 'collecting' ? `Measuring ${name}: ${got} of ${need} beats collected${rejTxt}`
       : m.status === 'complete' ? `Done: ${name} — QRSd ${fmt0(num(m.qrsd_ms))} ms from ${got} beats`
         : `${name}: measurement ${m.status}${m.reason ? ` — ${String(m.reason).replace(/_/g, ' ')}` : ''} (${got} of ${need} beats)`;
     $('progress-text').textContent = txt;
@@ -883,7 +900,7 @@
     const cur = proc.measuring;
     if (!cur) return;
     run('stop the measurement', async () => {
-      await api('POST', `/measurements/${encodeURIComponent(cur.id)}/cancel`, {}, 'stop the measurement');
+      await api('POST', `/measurements/${encodeURIComponent(cur.id)}/stop`, {}, 'stop the measurement');
       await pollMeasurement();
     });
   });
