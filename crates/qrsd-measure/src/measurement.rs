@@ -467,6 +467,7 @@ pub struct Measurement {
     end: Option<EndReason>,
     reason_text: Option<String>,
     records: Vec<BeatRecord>,
+    cand_of: Vec<Option<Cand>>,
     cands: VecDeque<Cand>,
     run: Vec<Cand>,
     best: Vec<Cand>,
@@ -488,6 +489,7 @@ impl Measurement {
             end: None,
             reason_text: None,
             records: Vec::new(),
+            cand_of: Vec::new(),
             cands: VecDeque::new(),
             run: Vec::new(),
             best: Vec::new(),
@@ -563,6 +565,7 @@ impl Measurement {
         rec.reason = reason;
         let qrsd = rec.qrsd_ms;
         self.records.push(rec);
+        self.cand_of.push(cand);
         if let Some(c) = cand {
             self.cands.push_back(c);
             while self.cands.len() > CONSENSUS_WINDOW {
@@ -695,6 +698,29 @@ impl Measurement {
         self.prune_waves();
     }
 
+    /// Final verdicts: every candidate beat outside the run is judged again against the consensus
+    /// of the run the result comes from (live verdicts were against the consensus of the moment,
+    /// which may have been set by beats that turned out to be the anomaly, e.g. a few beats
+    /// without LV capture at the start). Artefact rejections are final and kept.
+    fn rejudge(&mut self, run: &[Cand]) {
+        if run.len() < CONSENSUS_MIN {
+            return;
+        }
+        let cons = self.consensus_of(run);
+        for seq in 0..self.records.len() {
+            let Some(c) = self.cand_of[seq] else { continue };
+            let rec = &self.records[seq];
+            if rec.used || matches!(rec.reason, Some(r) if !is_consensus_reason(r)) {
+                continue;
+            }
+            let corr = rec.correlation;
+            let reason = self.classify(&c, corr, corr.is_some(), &cons);
+            let rec = &mut self.records[seq];
+            rec.reason = reason;
+            rec.accepted = reason.is_none();
+        }
+    }
+
     fn top_reason(&self) -> Option<(RejectReason, usize)> {
         let counts = self.counts();
         counts
@@ -709,6 +735,7 @@ impl Measurement {
         for &s in &self.used {
             self.records[s].used = true;
         }
+        self.rejudge(&run);
         self.status = Status::Complete;
         self.cands.clear();
         self.best.clear();
@@ -1056,6 +1083,16 @@ impl Measurement {
             leads,
         })
     }
+}
+
+fn is_consensus_reason(r: RejectReason) -> bool {
+    matches!(
+        r,
+        RejectReason::SuspectedFusion
+            | RejectReason::SuspectedLossOfCapture
+            | RejectReason::Morphology
+            | RejectReason::Outlier
+    )
 }
 
 enum Check {
