@@ -34,7 +34,7 @@ impl Default for PaceConfig {
             software_detection: true,
             threshold_uv: 400.0,
             max_width_ms: 2.0,
-            blank_ms: 4.0,
+            blank_ms: 6.0,
         }
     }
 }
@@ -146,6 +146,12 @@ impl PaceBlanker {
                 });
                 if hit {
                     self.mark(k, now, false, event);
+                    // The sample before the run may hold the anti-aliased leading edge of the pulse (a
+                    // pulse starting late in a sample's interval): blank it too. It is not output yet
+                    // (the delay is ≥ max_width + 1 samples).
+                    if self.blank_start == k && k > 1 {
+                        self.blank_start = k - 1;
+                    }
                     break;
                 }
             }

@@ -114,7 +114,7 @@ impl Default for DelineationConfig {
             noise_quantile: d_noise_quantile(),
             global_noise_factor: d_global_noise_factor(),
             global_mode: 1,
-            refine_factor: 3.0,
+            refine_factor: 2.0,
             global_offset_fraction: d_global_offset_fraction(),
             onset_shift_ms: 0.0,
             offset_shift_ms: 0.0,
@@ -166,6 +166,10 @@ pub struct BeatHints {
     /// Window indices `(first, last)` of a pacing-stimulus artefact (stimulus and blanked tail) before the
     /// QRS: the QRS onset is searched after it, and it is left out of the noise estimate.
     pub stimulus: Option<(usize, usize)>,
+    /// A later stimulus artefact of the same beat (e.g. the second of two BiV stimuli with a V-V offset),
+    /// which may fall before or inside the QRS: no boundary is placed inside it (an onset that falls
+    /// there moves to its end), and it is left out of the noise estimate.
+    pub later_stimulus: Option<(usize, usize)>,
 }
 
 /// Reusable delineator for one sampling rate and lead count.
@@ -248,9 +252,31 @@ impl Delineator {
             }
         }
         // The stimulus artefact (plus the differentiator's reach) is neither QRS nor noise.
-        let (art_lo, art_hi, first_allowed) = match hints.stimulus {
-            Some((a, b)) if a <= b && b < n => (a.saturating_sub(h), (b + h).min(n - 1), b + 1),
-            _ => (usize::MAX, usize::MAX, 0),
+        let valid = |w: Option<(usize, usize)>| w.filter(|(a, b)| a <= b && *b < n);
+        let (first_art, later_art) = (valid(hints.stimulus), valid(hints.later_stimulus));
+        let (art_lo, art_hi, first_allowed) = match (first_art, later_art) {
+            (Some((a, b)), later) => (
+                a.saturating_sub(h),
+                (later.map_or(b, |(_, b2)| b2.max(b)) + h).min(n - 1),
+                b + 1,
+            ),
+            (None, Some((a, b))) => (a.saturating_sub(h), (b + h).min(n - 1), 0),
+            (None, None) => (usize::MAX, usize::MAX, 0),
+        };
+        // An onset inside a later stimulus artefact: the QRS began under the blanked stretch (or its tail
+        // was taken for QRS). Where, is estimated from how far the signal rose across the stretch against
+        // its slope just after it (τ = 1.5·Δx / x' for a power-law rise), within the stretch.
+        let out_of_later = |i: usize, x: &[f64]| match later_art {
+            Some((a, b)) if (a..=b).contains(&i) && a > 0 && b + 1 + h < n => {
+                let after = b + 1;
+                let dx = (x[after] - x[a - 1]).abs();
+                let slope = (x[after + h] - x[after]).abs() / h as f64;
+                let tau = if slope > 0.0 { 1.5 * dx / slope } else { 0.0 };
+                let tau = tau.min((after - a) as f64).max(0.0);
+                after - tau.round() as usize
+            }
+            Some((a, b)) if (a..=b).contains(&i) => (b + 1).min(n - 1),
+            _ => i,
         };
         // Per-lead noise floor of the slope.
         for l in 0..n_leads {
@@ -307,7 +333,9 @@ impl Delineator {
             let d = &self.slopes[l][..n];
             let b = lead_bounds(x, d, &search, self.noise[l], &self.cfg);
             let b = Bounds {
-                onset: b.onset.map(|i| shift(i, on_shift).max(first_allowed)),
+                onset: b
+                    .onset
+                    .map(|i| out_of_later(shift(i, on_shift).max(first_allowed), x)),
                 offset: b.offset.map(|i| shift(i, off_shift)),
             };
             if let (Some(on), Some(off)) = (b.onset, b.offset) {
@@ -330,7 +358,10 @@ impl Delineator {
         }
         let ranked = (n_ok > 0).then(|| (ons[k.min(n_ok - 1)], offs[k.min(n_ok - 1)]));
         let combined = (
-            shift(g_on, on_shift).max(first_allowed),
+            match (shift(g_on, on_shift).max(first_allowed), later_art) {
+                (i, Some((a, b))) if (a..=b).contains(&i) => (b + 1).min(n - 1),
+                (i, _) => i,
+            },
             shift(g_off, off_shift),
         );
         let (first, last) = match (self.cfg.global_mode, ranked) {
@@ -518,15 +549,23 @@ fn lead_bounds(
             } else {
                 (onset + h).min(first)
             };
-            if let Some(i) = (base_hi + 1..=end).find(|&i| (x[i] - base).abs() > sx) {
+            let departs = |i: usize| {
+                let s = (x[i] - base).signum();
+                (i..=(i + h).min(n - 1)).all(|j| (x[j] - base) * s > sx)
+            };
+            if let Some(i) = (base_hi + 1..=end).find(|&i| departs(i)) {
                 onset = i;
             }
         }
         if offset + 2 * h < n {
             let base = x[offset + h..=offset + 2 * h].iter().sum::<f64>() / (h + 1) as f64;
+            let departs = |i: usize| {
+                let s = (x[i] - base).signum();
+                (i.saturating_sub(h)..=i).all(|j| (x[j] - base) * s > sx)
+            };
             if let Some(i) = (first.max(offset.saturating_sub(h))..offset + h)
                 .rev()
-                .find(|&i| (x[i] - base).abs() > sx)
+                .find(|&i| departs(i))
             {
                 offset = i;
             }

@@ -74,9 +74,6 @@ pub enum PipelineError {
 const PACE_BEFORE_ONSET_MS: f64 = 100.0;
 /// A stimulus marked slightly after the onset still belongs to the beat (blanking, V-V offsets), ms.
 const PACE_AFTER_ONSET_MS: f64 = 20.0;
-/// The recharge tail outlasts the blanking by a little (a 5 % tail with τ = 1.5 ms is still ≈ 20 µV 6 ms
-/// after the pulse): the paced QRS onset is searched this much after the blanked stretch, ms.
-const PACE_TAIL_GUARD_MS: f64 = 2.5;
 /// A stimulus this close before the detected R (or after it) cannot precede its QRS onset, ms.
 const PACE_MIN_BEFORE_R_MS: f64 = 20.0;
 /// Pending detections and remembered stimuli are bounded (a hostile signal cannot grow memory).
@@ -299,9 +296,7 @@ impl Pipeline {
             }
         }
         let views: Vec<&[f64]> = self.window.iter().map(|w| &w[..len]).collect();
-        let hints = BeatHints {
-            stimulus: self.stimulus_artefact(d.r_sample, start, len),
-        };
+        let hints = self.stimulus_artefacts(d.r_sample, start, len);
         self.delineator.delineate_with(
             &views,
             (d.r_sample - start) as usize,
@@ -347,26 +342,33 @@ impl Pipeline {
         });
     }
 
-    /// Window indices (first, last) of the stimulus artefact (pulse + blanked tail) of the last stimulus
-    /// that precedes the detection at ring index `r` by at least `PACE_MIN_BEFORE_R_MS` and at most
-    /// `PACE_BEFORE_ONSET_MS + 60 ms`; the paced QRS onset is searched after it.
-    fn stimulus_artefact(&self, r: u64, start: u64, len: usize) -> Option<(usize, usize)> {
+    /// Window indices (first, last) of the stimulus artefacts (pulse + blanked tail) of the first
+    /// and (if any) the last stimulus that precede the detection at ring index `r` by at least
+    /// `PACE_MIN_BEFORE_R_MS` and at most `PACE_BEFORE_ONSET_MS + 60 ms`. The paced QRS onset is searched
+    /// after the first; a later one (BiV with a V-V offset) may fall inside the QRS.
+    fn stimulus_artefacts(&self, r: u64, start: u64, len: usize) -> BeatHints {
         let ms = |v: f64| (v * self.cfg.fs_hz / 1000.0).round() as u64;
         let lo = r.saturating_sub(ms(PACE_BEFORE_ONSET_MS + 60.0));
         let hi = r.saturating_sub(ms(PACE_MIN_BEFORE_R_MS));
         let width = (self.cfg.pace.max_width_ms * self.cfg.fs_hz / 1000.0).ceil() as u64;
-        let blank = (self.cfg.pace.blank_ms * self.cfg.fs_hz / 1000.0).ceil() as u64
-            + (PACE_TAIL_GUARD_MS * self.cfg.fs_hz / 1000.0).round() as u64;
-        self.paces
+        let blank = (self.cfg.pace.blank_ms * self.cfg.fs_hz / 1000.0).ceil() as u64;
+        let window = |s: u64| {
+            (
+                (s - start) as usize,
+                ((s + width + blank - start) as usize).min(len - 1),
+            )
+        };
+        let mut in_range = self
+            .paces
             .iter()
             .map(|p| p.sample + self.filter_delay)
-            .rfind(|s| (lo..=hi).contains(s) && *s >= start)
-            .map(|s| {
-                (
-                    (s - start) as usize,
-                    ((s + width + blank - start) as usize).min(len - 1),
-                )
-            })
+            .filter(|s| (lo..=hi).contains(s) && *s >= start);
+        let first = in_range.next();
+        let last = in_range.next_back();
+        BeatHints {
+            stimulus: first.map(window),
+            later_stimulus: last.map(window),
+        }
     }
 
     /// The first stimulus belonging to a QRS that starts at `onset`.

@@ -86,29 +86,38 @@ fn beats_do_not_depend_on_chunk_size_or_rate() {
 
 #[test]
 fn reported_times_follow_the_input_rate() {
-    // The same record at 500 and 1000 Hz must put each beat at the same time (within 2 ms).
+    // The same record at another rate must put each beat's boundaries at the same time. Goal ≤ 2 ms
+    // (one sample at 500 Hz); bounds are the figures measured (docs/validation.md) + one sample.
     let a = ludb("1");
-    let b = resample(&a, 1000.0);
-    let (ba, bb) = (run_chunked(&a, usize::MAX), run_chunked(&b, usize::MAX));
-    assert_eq!(ba.len(), bb.len());
-    let mut diffs_ms: Vec<f64> = ba
-        .iter()
-        .zip(&bb)
-        .flat_map(|(x, y)| {
-            let on =
-                x.global.onset_sample.unwrap() as f64 * 2.0 - y.global.onset_sample.unwrap() as f64;
-            let off = x.global.offset_sample.unwrap() as f64 * 2.0
-                - y.global.offset_sample.unwrap() as f64;
-            [on.abs(), off.abs()]
-        })
-        .collect();
-    diffs_ms.sort_by(f64::total_cmp);
-    let (median, max) = (diffs_ms[diffs_ms.len() / 2], diffs_ms[diffs_ms.len() - 1]);
-    eprintln!("500 vs 1000 Hz boundary differences: median {median} ms, max {max} ms");
-    // Regression bound, not a goal: the noise floor and slope estimates still differ between rates
-    // (measured median 6 ms, max 20 ms; docs/validation.md). The goal is ≤ 2 ms (one sample at 500 Hz).
-    assert!(
-        median <= 8.0 && max <= 24.0,
-        "median {median} ms, max {max} ms"
-    );
+    let ba = run_chunked(&a, usize::MAX);
+    let mut failures = Vec::new();
+    for (fs, tol_median, tol_max) in [
+        // Downsampling this noisy record by linear interpolation (no anti-alias filter) aliases its
+        // muscle noise: 250 and 360 Hz are held at their measured level.
+        (250.0, 4.0, 16.0),
+        (360.0, 5.6, 20.0),
+        (1000.0, 2.0, 8.0),
+        (2000.0, 2.0, 8.0),
+    ] {
+        let b = resample(&a, fs);
+        let bb = run_chunked(&b, usize::MAX);
+        assert_eq!(ba.len(), bb.len(), "{fs} Hz: beat count");
+        let mut diffs_ms: Vec<f64> = ba
+            .iter()
+            .zip(&bb)
+            .flat_map(|(x, y)| {
+                let t = |v: Option<u64>, f: f64| v.unwrap() as f64 * 1000.0 / f;
+                let on = t(x.global.onset_sample, 500.0) - t(y.global.onset_sample, fs);
+                let off = t(x.global.offset_sample, 500.0) - t(y.global.offset_sample, fs);
+                [on.abs(), off.abs()]
+            })
+            .collect();
+        diffs_ms.sort_by(f64::total_cmp);
+        let (median, max) = (diffs_ms[diffs_ms.len() / 2], diffs_ms[diffs_ms.len() - 1]);
+        eprintln!("500 vs {fs} Hz boundary differences: median {median:.1} ms, max {max:.1} ms");
+        if median > tol_median || max > tol_max {
+            failures.push(format!("{fs} Hz: median {median} ms, max {max} ms"));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
 }
