@@ -541,7 +541,12 @@ h1 { font-size: 15pt; margin: 0 0 2mm; }
 h2 { font-size: 11.5pt; margin: 5mm 0 2mm; border-bottom: 0.3mm solid #000; }
 h3 { font-size: 10pt; margin: 3mm 0 1mm; }
 table { border-collapse: collapse; width: 100%; }
-th, td { border: 0.2mm solid #888; padding: 0.6mm 1mm; text-align: right; vertical-align: top; }
+th, td { border: 0.2mm solid #888; padding: 0.6mm 1mm; text-align: right; vertical-align: top; overflow-wrap: anywhere; }
+table.audit { font-size: 7.5pt; table-layout: fixed; }
+table.audit td:nth-child(1) { width: 30mm; } table.audit td:nth-child(2) { width: 28mm; }
+.settings { columns: 2; column-gap: 6mm; font-size: 7.5pt; }
+.settings .kv { break-inside: avoid; overflow-wrap: anywhere; }
+.settings .k { font-weight: bold; }
 th { background: #eee; }
 td.l, th.l { text-align: left; }
 dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: 0.5mm 4mm; margin: 0; }
@@ -701,19 +706,23 @@ fn kv_list(out: &mut String, v: &Value, prefix: &str, depth: usize) {
                     .join(", ");
                 let _ = write!(
                     out,
-                    "<dt>{}</dt><dd>{}</dd>",
+                    "<div class=\"kv\"><span class=\"k\">{}</span> {}</div>",
                     escape(&humanise(&key)),
                     escape(&j)
                 );
             }
             Value::Array(_) | Value::Object(_) => {}
             Value::Null => {
-                let _ = write!(out, "<dt>{}</dt><dd>—</dd>", escape(&humanise(&key)));
+                let _ = write!(
+                    out,
+                    "<div class=\"kv\"><span class=\"k\">{}</span> —</div>",
+                    escape(&humanise(&key))
+                );
             }
             Value::String(s) => {
                 let _ = write!(
                     out,
-                    "<dt>{}</dt><dd>{}</dd>",
+                    "<div class=\"kv\"><span class=\"k\">{}</span> {}</div>",
                     escape(&humanise(&key)),
                     escape(s)
                 );
@@ -721,7 +730,7 @@ fn kv_list(out: &mut String, v: &Value, prefix: &str, depth: usize) {
             other => {
                 let _ = write!(
                     out,
-                    "<dt>{}</dt><dd>{}</dd>",
+                    "<div class=\"kv\"><span class=\"k\">{}</span> {}</div>",
                     escape(&humanise(&key)),
                     escape(&other.to_string())
                 );
@@ -936,7 +945,7 @@ pub fn render(report: &Value) -> String {
     }
 
     // Technical details.
-    out.push_str("<h2>Recording and settings</h2><dl class=\"meta\">");
+    out.push_str("<h2>Recording and settings</h2><div class=\"settings\">");
     let sw = match get(report, &["software"]) {
         Some(s @ Value::Object(_)) => [text_of(s, &["name"]), text_of(s, &["version"])]
             .into_iter()
@@ -950,7 +959,7 @@ pub fn render(report: &Value) -> String {
     };
     let _ = write!(
         out,
-        "<dt>Software</dt><dd>{}</dd>",
+        "<div class=\"kv\"><span class=\"k\">Software</span> {}</div>",
         escape(if sw.is_empty() { "—" } else { &sw })
     );
     match get(report, &["source"]) {
@@ -985,9 +994,13 @@ pub fn render(report: &Value) -> String {
             kv_list(&mut out, &shown, "source", 0);
         }
         Some(Value::String(s)) => {
-            let _ = write!(out, "<dt>source</dt><dd>{}</dd>", escape(s));
+            let _ = write!(
+                out,
+                "<div class=\"kv\"><span class=\"k\">source</span> {}</div>",
+                escape(s)
+            );
         }
-        _ => out.push_str("<dt>source</dt><dd>not recorded</dd>"),
+        _ => out.push_str("<div class=\"kv\"><span class=\"k\">source</span> not recorded</div>"),
     }
     match get(
         report,
@@ -1003,7 +1016,8 @@ pub fn render(report: &Value) -> String {
         Some(s @ Value::Object(_)) => kv_list(&mut out, s, "filter", 0),
         _ => match get(p, &["filter_settings"]) {
             Some(s @ Value::Object(_)) => kv_list(&mut out, s, "filter", 0),
-            _ => out.push_str("<dt>filters</dt><dd>not recorded</dd>"),
+            _ => out
+                .push_str("<div class=\"kv\"><span class=\"k\">filters</span> not recorded</div>"),
         },
     }
     if let Some(s @ Value::Object(_)) = get(report, &["measurement_defaults"]) {
@@ -1012,9 +1026,9 @@ pub fn render(report: &Value) -> String {
     if let Some(s @ Value::Object(_)) = get(report, &["recording"]) {
         kv_list(&mut out, s, "recording", 0);
     }
-    out.push_str("</dl>");
+    out.push_str("</div>");
     if let Some(Value::Array(audit)) = get(report, &["audit", "audit_trail", "events"]) {
-        out.push_str("<h2>Audit trail</h2><table><thead><tr><th class=\"l\">Time</th><th class=\"l\">Action</th><th class=\"l\">Details</th></tr></thead><tbody>");
+        out.push_str("<h2>Audit trail</h2><table class=\"audit\"><thead><tr><th class=\"l\">Time</th><th class=\"l\">Action</th><th class=\"l\">Details</th></tr></thead><tbody>");
         for e in audit.iter().take(500) {
             let at = text_of(e, &["at", "time", "ts", "created_at"]).unwrap_or_default();
             let action = text_of(e, &["action", "event", "kind", "type"]).unwrap_or_default();

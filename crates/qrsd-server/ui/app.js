@@ -34,6 +34,9 @@
     latestT: null, // newest stream time received (s)
     frames: 0, wsConnects: 0, firstBeatAt: null, pageStart: performance.now(),
     latestQrsdMs: null, leadsShown: LIVE3.slice(),
+    measuringId: null, // id of the measurement this page is following
+    lastMeasurement: null, // { id, status } of the last one that ended
+    apiErrors: 0, lastError: null,
   };
   Object.defineProperty(window, 'qrsdStats', { get: () => Object.freeze({ ...stats }) });
 
@@ -66,6 +69,8 @@
     const box = $('error');
     box.textContent = text;
     box.hidden = false;
+    stats.apiErrors += 1;
+    stats.lastError = text;
     clearTimeout(errorTimer);
     errorTimer = setTimeout(() => { box.hidden = true; }, 15000);
   }
@@ -603,7 +608,7 @@
     if (active !== undefined && !proc.measuring) {
       const all = [...baseMs.map((m) => ['baseline', m]), ...sites.flatMap((s) => s._ms.map((m) => [String(s.id), m]))];
       const hit = all.find(([, m]) => String(m.id) === String(active));
-      if (hit) { proc.measuring = { id: String(active), key: hit[0], started: performance.now() }; startPolling(); }
+      if (hit) { proc.measuring = { id: String(active), key: hit[0], started: performance.now() }; stats.measuringId = String(active); startPolling(); }
     }
     try {
       proc.recommendation = await api('GET', `/procedures/${encodeURIComponent(proc.id)}/recommendation`, undefined, 'read the recommendation');
@@ -843,6 +848,7 @@
         : `/procedures/${encodeURIComponent(proc.id)}/sites/${encodeURIComponent(key)}/measurements`;
       const r = await api('POST', path, {}, isBase ? 'start the baseline measurement' : 'start the measurement');
       proc.measuring = { id: String(r.id), key, started: performance.now() };
+      stats.measuringId = String(r.id);
       showProgress({ status: 'collecting', beats_used: 0, beats_required: num(r.beats_required) ?? 10 });
       renderProcedure();
       startPolling();
@@ -883,6 +889,8 @@
     if (m.status && m.status !== 'collecting') {
       proc.measurements.set(cur.id, { id: cur.id, ...m });
       proc.measuring = null;
+      stats.measuringId = null;
+      stats.lastMeasurement = { id: cur.id, status: m.status };
       stopPolling();
       $('cancel-measure').hidden = true;
       if (m.status !== 'complete') showError(`The measurement did not complete (${m.status}${m.reason ? `: ${String(m.reason).replace(/_/g, ' ')}` : ''}). Check pacing capture and signal quality, then re-measure.`);
