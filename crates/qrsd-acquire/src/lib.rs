@@ -20,6 +20,7 @@ pub mod leads;
 pub mod pace;
 pub mod record;
 pub mod replay;
+pub mod serial;
 pub mod sim;
 pub mod source;
 
@@ -30,6 +31,7 @@ pub use record::{
     SegmentSummary,
 };
 pub use replay::{ReplayOptions, ReplaySource};
+pub use serial::{PortKind, SerialOptions, SerialSource};
 pub use sim::{SimControl, SimOptions, SimSource};
 
 pub use source::{
