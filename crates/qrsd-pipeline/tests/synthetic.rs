@@ -106,12 +106,7 @@ fn intrinsic_lbbb_and_biv_paced_boundaries_match_truth() {
                 rhythm,
                 qrsd_ms: qrsd,
                 intrinsic_qrsd_ms: 160.0,
-                noise: NoiseConfig {
-                    emg_uv_rms: 5.0,
-                    baseline_wander_uv: 100.0,
-                    mains_uv: 20.0,
-                    mains_hz: 50.0,
-                },
+                noise: NoiseConfig::moderate(),
                 seed: 7,
                 ..SynthConfig::default()
             };

@@ -82,6 +82,19 @@ impl Default for NoiseConfig {
     }
 }
 
+impl NoiseConfig {
+    /// Realistic but moderate noise of a cath-lab recording: 5 µV RMS muscle noise per lead, 100 µV of
+    /// respiratory baseline wander, 20 µV of 50 Hz mains. The delineator's synthetic-truth tests use it.
+    pub fn moderate() -> Self {
+        Self {
+            emg_uv_rms: 5.0,
+            baseline_wander_uv: 100.0,
+            mains_uv: 20.0,
+            mains_hz: 50.0,
+        }
+    }
+}
+
 /// One acquired channel flagged off (electrode detached) for a time window.
 ///
 /// While off, the channel sits at the positive rail (`+clip_uv`) and its bit is set in

@@ -189,3 +189,30 @@ fn lbbb_intrinsic_beats_have_lbbb_shape() {
         );
     }
 }
+
+#[test]
+fn qrs_support_edges_are_visible() {
+    // The truth (the QRS support) is what a cardiologist sees: within 2 ms of each edge some lead's QRS
+    // is already tens of µV (not a few µV that no one could see).
+    let mut worst = f64::MAX;
+    for cfg in scenarios() {
+        let fs = cfg.fs_hz;
+        let (truth, synth) = run(cfg, 20.0);
+        for t in &truth {
+            let (_, q) = synth
+                .qrs_log
+                .iter()
+                .find(|(on, _)| *on == t.onset_sample)
+                .unwrap();
+            let rows: Vec<[f64; 12]> = q.iter().map(twelve).collect();
+            let k = ((2.0 * fs / 1000.0).round() as usize).min(rows.len() - 1);
+            let at = |r: &[f64; 12]| r.iter().fold(0.0_f64, |m, x| m.max(x.abs()));
+            let edge = at(&rows[k]).min(at(&rows[rows.len() - 1 - k]));
+            worst = worst.min(edge);
+        }
+    }
+    assert!(
+        worst >= 20.0,
+        "an edge is only {worst:.1} µV 2 ms inside the support"
+    );
+}
