@@ -47,6 +47,22 @@
 //!   (most likely a delineation error on that beat).
 //!
 //! Baseline (intrinsic) runs use only the morphology and outlier rules.
+//!
+//! Why these numbers: per-beat delineation jitter within one recording is a few ms (the LUDB
+//! target is SD ≤ 10 ms *across* records), so 15–25 ms departures from the run's own median are
+//! beyond jitter; the physiological effects are larger still — RV-only pacing is typically
+//! 20–50 ms wider than BiV pacing in LBBB hearts, and fusion shortens the paced QRS by a similar
+//! order. The ECG signs used (narrower, intermediate complexes with a shifted stimulus-to-onset
+//! interval in fusion; a reversion to the LBBB-like RV-paced V1/V6 pattern on loss of LV capture)
+//! are the ones described for the follow-up of CRT devices, e.g. Barold & Herweg, "Usefulness of
+//! the 12-lead electrocardiogram in the follow-up of patients with cardiac resynchronization
+//! devices", Cardiol J 2011 (parts I and II). Every threshold is a field of
+//! [`MeasurementConfig`], and every beat's values and verdict are kept in the result so that a
+//! rejection can be checked by hand.
+//!
+//! Live verdicts (the [`Progress`] of each push) are provisional; when the measurement completes,
+//! every candidate beat outside the result's run is judged again against that run's consensus
+//! and the records carry the final verdict (artefact rejections are final from the start).
 
 use crate::config::{MeasurementConfig, MeasurementKind};
 use crate::stats::{self, Spread};
@@ -325,6 +341,9 @@ pub struct MeasurementResult {
     pub stim_to_end: Option<Spread>,
     /// Median first-stimulus-to-global-QRS-onset (paced runs).
     pub stim_to_onset_ms: Option<f64>,
+    /// Median noise estimate (µV RMS) of the beats used, when given.
+    #[serde(default)]
+    pub noise_uv: Option<f64>,
     /// Beats in the run (the result's n; during collection: the current run).
     pub beats_used: usize,
     /// Beats asked for.
@@ -405,6 +424,7 @@ impl MeasurementResult {
             stim_to_end_ms: None,
             stim_to_end: None,
             stim_to_onset_ms: None,
+            noise_uv: None,
             beats_used: 0,
             beats_required: config.beats_required,
             beats_min: config.beats_min,
@@ -510,9 +530,13 @@ impl Measurement {
         self.status
     }
 
-    /// Beats in the current run.
+    /// Beats in the current run (after completion: beats in the result's run).
     pub fn beats_collected(&self) -> usize {
-        self.run.len()
+        if self.status == Status::Complete {
+            self.used.len()
+        } else {
+            self.run.len()
+        }
     }
 
     /// Records of every beat considered so far.
@@ -590,7 +614,7 @@ impl Measurement {
             accepted: reason.is_none(),
             reason,
             qrsd_ms: qrsd,
-            beats_collected: self.run.len().min(self.cfg.beats_required),
+            beats_collected: self.beats_collected().min(self.cfg.beats_required),
             beats_required: self.cfg.beats_required,
             status: self.status,
         })
@@ -1004,6 +1028,7 @@ impl Measurement {
             stim_to_end_ms: ste.map(|s| s.median_ms),
             stim_to_end: ste,
             stim_to_onset_ms: sto,
+            noise_uv: stats::median(&used.iter().filter_map(|r| r.noise_uv).collect::<Vec<_>>()),
             beats_used,
             beats_required: self.cfg.beats_required,
             beats_min: self.cfg.beats_min,

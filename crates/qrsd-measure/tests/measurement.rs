@@ -157,6 +157,8 @@ fn exact_median_iqr_sd_per_lead_and_stimulus_to_end() {
     assert_eq!(run.first_sample, 1000 - 40);
     assert_eq!(run.last_sample, 1000 + 9 * RR - 40 + 130);
     assert_eq!(r.flags, Default::default());
+    assert_eq!(r.noise_uv, Some(8.0));
+    assert_eq!(m.beats_collected(), 10);
 }
 
 #[test]

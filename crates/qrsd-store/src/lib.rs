@@ -294,7 +294,15 @@ const DEC_COLS: &str = "id, procedure_id, site_id, decision, reason, note, decid
 impl Store {
     /// Opens (creating if needed) the database at `path`, applies pending migrations, and sets
     /// WAL, `synchronous = FULL`, foreign keys and a 5 s busy timeout.
+    /// The parent folder is created if missing. A file that is not an SQLite database gives
+    /// [`StoreError::Sqlite`].
     pub fn open(path: impl AsRef<Path>) -> Result<Store> {
+        let path = path.as_ref();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Invalid(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
         let conn = Connection::open(path)?;
         Store::setup(conn, true)
     }
@@ -478,6 +486,19 @@ impl Store {
             )
             .optional()?
             .ok_or(StoreError::NotFound { what: "site", id })?
+    }
+
+    /// A site that must belong to `procedure_id` (URLs name both): `NotFound` otherwise.
+    pub fn site_of(&self, procedure_id: i64, site_id: i64) -> Result<Site> {
+        self.procedure(procedure_id)?;
+        let site = self.site(site_id)?;
+        if site.procedure_id != procedure_id {
+            return Err(StoreError::NotFound {
+                what: "site",
+                id: site_id,
+            });
+        }
+        Ok(site)
     }
 
     /// The sites of a procedure, in order added.

@@ -419,6 +419,8 @@ fn kill9_child() {
     let m2 = s
         .start_measurement(p.id, Some(site.id), &MeasurementConfig::site(), 90_000)
         .unwrap();
+    let partial = run(MeasurementConfig::site(), 90_000, 131);
+    s.save_beats(m2.id, &partial.records()[..5]).unwrap();
     // Tell the parent through a file (libtest may capture stdout), renamed into place atomically.
     let marker = format!("{path}.done");
     std::fs::write(
@@ -469,4 +471,45 @@ fn completed_measurement_survives_kill_9() {
     assert_eq!(s.beats(mid).unwrap().len(), 10);
     assert_eq!(s.mark_interrupted().unwrap(), vec![m2]);
     assert_eq!(s.procedure(pid).unwrap().case_id, "KILL");
+    // The beats saved incrementally before the kill are kept.
+    let r = s.measurement(m2).unwrap().result.unwrap();
+    assert_eq!(r.beats.len(), 5);
+    assert_eq!(r.beats[4].qrsd_ms, Some(131.0));
+}
+
+#[test]
+fn not_a_database_is_a_typed_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("junk.sqlite");
+    std::fs::write(&path, vec![0x5a; 8192]).unwrap();
+    assert!(matches!(Store::open(&path), Err(StoreError::Sqlite(_))));
+}
+
+#[test]
+fn open_creates_the_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a/b/qrsd.sqlite");
+    Store::open(&path).unwrap();
+    assert!(path.exists());
+}
+
+#[test]
+fn site_of_checks_the_procedure() {
+    let mut s = Store::open_in_memory().unwrap();
+    let p1 = s.create_procedure(&new_proc("A")).unwrap();
+    let p2 = s.create_procedure(&new_proc("B")).unwrap();
+    let site = s.add_site(p1.id, &pl_mid()).unwrap();
+    assert_eq!(s.site_of(p1.id, site.id).unwrap().id, site.id);
+    assert!(matches!(
+        s.site_of(p2.id, site.id),
+        Err(StoreError::NotFound { what: "site", .. })
+    ));
+    assert!(matches!(
+        s.site_of(99, site.id),
+        Err(StoreError::NotFound {
+            what: "procedure",
+            ..
+        })
+    ));
+    assert_eq!(s.list_procedures().unwrap()[0].id, p2.id, "newest first");
 }
