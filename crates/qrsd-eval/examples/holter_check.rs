@@ -15,7 +15,7 @@ fn main() {
         let mut parts = Vec::new();
         for rec_name in list.lines().map(str::trim).filter(|l| !l.is_empty()) {
             let base = dir.join(rec_name);
-            let mut rec = qrsd_formats::open(&base.with_extension("hea")).unwrap();
+            let mut rec = qrsd_formats::open(base.with_extension("hea")).unwrap();
             rec.leads
                 .retain(|l| l.name.eq_ignore_ascii_case("II") || l.name.eq_ignore_ascii_case("V5"));
             let ratio = rec.fs_hz / fs;
