@@ -683,7 +683,7 @@ impl Runner {
                 );
                 continue;
             }
-            let action = match self.injections.pop() {
+            let action = match (!self.injections.is_empty()).then(|| self.injections.remove(0)) {
                 Some((k, count)) => self.faults.inject(k, frame_len, count),
                 None => drawn,
             };
