@@ -2,6 +2,9 @@
 //!
 //! - `qrsd analyze PATH [--json]`: run the live pipeline over a recorded file (WFDB `.hea`, EDF, CSV).
 //! - `qrsd eval ludb DIR`: score the pipeline against LUDB's cardiologist annotations.
+//! - `qrsd record --source serial:PATH|sim|replay:PATH --seconds N --out DIR`: headless capture (record.rs).
+
+mod record;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -28,6 +31,8 @@ enum Cmd {
     Analyze(AnalyzeArgs),
     /// Score the pipeline against an annotated database.
     Eval(EvalArgs),
+    /// Record a live source (serial amplifier, simulator, replay) into a WFDB recording; print its path.
+    Record(record::RecordArgs),
 }
 
 #[derive(Args)]
@@ -125,6 +130,7 @@ fn main() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::Analyze(a) => analyze(a),
         Cmd::Eval(e) => eval(e),
+        Cmd::Record(r) => record::run(r),
     }
 }
 
