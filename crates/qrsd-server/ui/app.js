@@ -684,6 +684,8 @@
     $('case-banner').textContent = `Case ${caseId}${closed ? ' — CLOSED' : ''}`;
     $('new-procedure-form').hidden = true;
     $('procedure').hidden = false;
+    $('results-section').hidden = false;
+    document.querySelector('main.layout').classList.add('has-results');
     for (const id of ['measure-baseline', 'measure-selected', 'add-site', 'close-procedure']) $(id).disabled = closed || (id.startsWith('measure') && !!proc.measuring);
     $('report-link').href = `${API}/procedures/${encodeURIComponent(proc.id)}/report.html`;
     $('json-link').href = `${API}/procedures/${encodeURIComponent(proc.id)}/report`;
@@ -709,7 +711,9 @@
       else if (!isBase && m && mStatus(m) && mStatus(m) !== 'complete') status += ` (${mStatus(m)})`;
       if (r.last && m && r.last !== m && r.last.id !== m.id) status += ` · last run ${mStatus(r.last)}`;
       if (r.count > 1) status += ` · ${r.count} runs`;
-      const actions = el('td', { class: 'actions' });
+      const actionsTd = el('td', { class: 'actions' });
+      const actions = el('div', { class: 'btns' });
+      actionsTd.append(actions);
       if (!isBase) {
         actions.append(
           el('button', { type: 'button', 'data-testid': `measure-${r.key}`, 'aria-label': `Measure ${siteName(r.site)}`, onclick: () => measure(r.key), disabled: closed || !!proc.measuring || sst === 'rejected' }, m ? 'Re-measure' : 'Measure'),
@@ -735,7 +739,7 @@
         cell('spread', iqr === null && sd === null ? '—' : `${fmt1(iqr)} / ${fmt1(sd)}`),
         cell('beats', used === null ? '—' : `${used}${req !== null ? `/${req}` : ''}`, { title: rej ? `rejected: ${rej}` : '' }),
         cell('flags', [...flagsOf(m), rej ? `rejected beats: ${rej}` : ''].filter(Boolean).join('; '), { class: 'flags' }),
-        actions);
+        actionsTd);
       tr.addEventListener('click', (ev) => { if (!(ev.target instanceof HTMLButtonElement)) select(r.key); });
       tbody.append(tr);
     }
@@ -803,6 +807,8 @@
     stopPolling();
     history.replaceState(null, '', location.pathname);
     $('procedure').hidden = true;
+    $('results-section').hidden = true;
+    document.querySelector('main.layout').classList.remove('has-results');
     $('new-procedure-form').hidden = false;
     $('case-banner').textContent = 'No procedure open';
   }
