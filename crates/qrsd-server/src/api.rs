@@ -12,14 +12,13 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 /// Candidate LV veins.
-pub const VEINS: [&str; 7] = [
+pub const VEINS: [&str; 6] = [
     "anterior",
     "anterolateral",
     "lateral",
     "posterolateral",
     "posterior",
     "middle_cardiac",
-    "other",
 ];
 /// Vein segments.
 pub const SEGMENTS: [&str; 3] = ["basal", "mid", "apical"];
@@ -81,7 +80,7 @@ pub struct NewSite {
     /// Vein ([`VEINS`]).
     pub vein: String,
     /// Segment ([`SEGMENTS`]).
-    pub segment: Option<String>,
+    pub segment: String,
     /// Short label (`PL mid`).
     pub label: Option<String>,
     /// LV electrode or pacing vector.
@@ -98,13 +97,11 @@ impl NewSite {
                 VEINS.join(", ")
             )));
         }
-        if let Some(s) = &self.segment {
-            if !SEGMENTS.contains(&s.as_str()) {
-                return Err(ApiError::invalid(format!(
-                    "segment: one of {}",
-                    SEGMENTS.join(", ")
-                )));
-            }
+        if !SEGMENTS.contains(&self.segment.as_str()) {
+            return Err(ApiError::invalid(format!(
+                "segment: one of {}",
+                SEGMENTS.join(", ")
+            )));
         }
         check_len("label", &self.label, 100)?;
         check_len("electrode", &self.electrode, 100)?;
@@ -321,12 +318,29 @@ pub async fn get_measurement(
     Ok(Json(st.workflow().measurement(id).await?).into_response())
 }
 
-/// `POST /api/v1/measurements/{id}/cancel`.
-pub async fn cancel_measurement(
+/// `POST /api/v1/measurements/{id}/stop`.
+pub async fn stop_measurement(
     State(st): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
-    Ok(Json(st.workflow().cancel(id).await?).into_response())
+    Ok(Json(st.workflow().stop(id).await?).into_response())
+}
+
+/// `GET /api/v1/procedures/{id}/report.html`: the printable report.
+pub async fn report_html(
+    State(st): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Response, ApiError> {
+    let mut r = st.workflow().report(id).await?;
+    if let Some(m) = r.as_object_mut() {
+        m.insert("source".into(), st.source_json());
+    }
+    let html = crate::report_html::render(&r);
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        html,
+    )
+        .into_response())
 }
 
 /// `GET /api/v1/source`.

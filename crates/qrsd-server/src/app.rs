@@ -87,6 +87,11 @@ fn routes() -> Routes {
         )
         .add("/api/v1/procedures/{id}/report", &["GET"], get(api::report))
         .add(
+            "/api/v1/procedures/{id}/report.html",
+            &["GET"],
+            get(api::report_html),
+        )
+        .add(
             "/api/v1/procedures/{id}/close",
             &["POST"],
             post(api::close_procedure),
@@ -97,9 +102,9 @@ fn routes() -> Routes {
             get(api::get_measurement),
         )
         .add(
-            "/api/v1/measurements/{id}/cancel",
+            "/api/v1/measurements/{id}/stop",
             &["POST"],
-            post(api::cancel_measurement),
+            post(api::stop_measurement),
         )
         .add("/api/v1/source", &["GET"], get(api::get_source))
         .add(

@@ -19,6 +19,8 @@ pub mod hub;
 pub mod live;
 pub mod metrics;
 pub mod openapi;
+pub mod recording;
+pub mod report_html;
 pub mod server;
 pub mod state;
 pub mod workflow;

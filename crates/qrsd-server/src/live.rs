@@ -43,6 +43,8 @@ pub const SNIPPET_PRE_MS: f64 = 400.0;
 pub const SNIPPET_POST_MS: f64 = 400.0;
 /// Leads kept in snippets (the report's pictures).
 pub const SNIPPET_LEADS: [&str; 3] = ["II", "V1", "V6"];
+/// Blanking of a pacing stimulus in snippets and noise estimates, after the flag, ms.
+const STIM_BLANK_MS: f64 = 8.0;
 /// Minimum interval between `source` status messages, ms.
 const STATUS_EVERY_MS: u64 = 500;
 
@@ -148,6 +150,8 @@ pub struct GapRecord {
 /// Consumers of the live thread's beats and chunks beyond the hub (the measurement workflow, the
 /// recorder). Called on the live thread: must not block.
 pub trait LiveSink: Send {
+    /// Every source event as it arrives, before the live thread handles it (the recorder).
+    fn source_event(&mut self, _ev: &SourceEvent) {}
     /// A stream started (or restarted with other parameters).
     fn started(&mut self, _info: &StreamInfo) {}
     /// Raw chunk as received (recording).
@@ -208,6 +212,7 @@ struct Frames {
     cap: usize,
     samples: Vec<f32>,
     lead_off: Vec<u16>,
+    pace: Vec<bool>,
     /// Session sample held by each slot (u64::MAX = empty).
     tags: Vec<u64>,
 }
@@ -219,13 +224,15 @@ impl Frames {
             cap,
             samples: vec![f32::NAN; n_leads * cap],
             lead_off: vec![0; cap],
+            pace: vec![false; cap],
             tags: vec![u64::MAX; cap],
         }
     }
-    fn push(&mut self, sample: u64, frame: &[f32], lead_off: u16) {
+    fn push(&mut self, sample: u64, frame: &[f32], lead_off: u16, pace: bool) {
         let slot = (sample % self.cap as u64) as usize;
         self.samples[slot * self.n_leads..(slot + 1) * self.n_leads].copy_from_slice(frame);
         self.lead_off[slot] = lead_off;
+        self.pace[slot] = pace;
         self.tags[slot] = sample;
     }
     fn get(&self, sample: u64) -> Option<(&[f32], u16)> {
@@ -236,6 +243,31 @@ impl Frames {
                 self.lead_off[slot],
             )
         })
+    }
+
+    fn pace_at(&self, sample: u64) -> bool {
+        let slot = (sample % self.cap as u64) as usize;
+        self.tags[slot] == sample && self.pace[slot]
+    }
+
+    /// Per sample of `first..=last`: true where a pacing stimulus (hardware flag) or its recharge tail
+    /// is (1 ms before the flag to [`STIM_BLANK_MS`] after), so that waveforms and noise estimates are
+    /// about the heart, not the pacemaker's artefact.
+    fn stim_mask(&self, first: u64, last: u64, fs: f64) -> Vec<bool> {
+        let before = ((fs / 1000.0).ceil() as u64).max(1);
+        let after = (STIM_BLANK_MS * fs / 1000.0).ceil() as u64;
+        let n = (last - first + 1) as usize;
+        let mut m = vec![false; n];
+        for s in first.saturating_sub(after)..=last + before {
+            if self.pace_at(s) {
+                let a = s.saturating_sub(before).max(first);
+                let z = (s + after).min(last);
+                for k in a..=z {
+                    m[(k - first) as usize] = true;
+                }
+            }
+        }
+        m
     }
 }
 
@@ -482,6 +514,9 @@ impl Live {
     }
 
     fn handle(&mut self, ev: SourceEvent, source: &SourceHandle) {
+        for s in &mut self.sinks {
+            s.source_event(&ev);
+        }
         match ev {
             SourceEvent::Started(info) => self.start(info),
             SourceEvent::Chunk(c) => self.chunk(&c),
@@ -599,12 +634,12 @@ impl Live {
             let raw = &c.samples_uv[k * n_raw..(k + 1) * n_raw];
             sess.map.apply(raw, &mut sess.frame);
             let lo = c.lead_off.get(k).copied().unwrap_or(0);
-            sess.frames.push(sample, &sess.frame, lo);
+            let pace = c.pace.get(k).copied().unwrap_or(false);
+            sess.frames.push(sample, &sess.frame, lo, pace);
             if sess.display.push(sample, &sess.frame) {
                 publish.push(sess.display.take(sess.fs, &sess.leads));
             }
             if let Some(p) = sess.pipeline.as_mut() {
-                let pace = c.pace.get(k).copied().unwrap_or(false);
                 p.process_frame(&sess.frame, pace, &mut sess.beats);
             }
             sess.next_sample = sample + 1;
@@ -792,51 +827,37 @@ fn shifted(b: &Beat, base: u64) -> Beat {
     out
 }
 
-/// Median over leads of the RMS about a straight line through the 250..50 ms before onset.
+/// Median over leads of the high-frequency noise in the 250..50 ms before onset: the RMS of the
+/// second difference divided by √6 (= the RMS of white noise; P and T waves and baseline wander are
+/// smooth and hardly contribute), with pacing stimuli blanked.
 fn noise(sess: &Session, onset: u64) -> Option<f64> {
     let fs = sess.fs;
     let a = onset.checked_sub((0.25 * fs) as u64)?;
     let z = onset.checked_sub((0.05 * fs) as u64)?;
-    let n = (z - a + 1) as usize;
-    if n < 8 {
+    if z < a + 8 {
         return None;
     }
+    let mask = sess.frames.stim_mask(a, z, fs);
     let mut per_lead = Vec::with_capacity(sess.leads.len());
-    let mut buf = vec![0.0f64; n];
     for l in 0..sess.leads.len() {
-        let mut ok = true;
-        for (k, s) in (a..=z).enumerate() {
-            match sess.frames.get(s) {
-                Some((f, _)) if f[l].is_finite() => buf[k] = f64::from(f[l]),
-                _ => {
-                    ok = false;
-                    break;
+        let (mut ss, mut n) = (0.0f64, 0usize);
+        for s in a + 2..=z {
+            let i = (s - a) as usize;
+            if mask[i] || mask[i - 1] || mask[i - 2] {
+                continue;
+            }
+            let v = |k: u64| sess.frames.get(k).map(|(f, _)| f64::from(f[l]));
+            if let (Some(x0), Some(x1), Some(x2)) = (v(s), v(s - 1), v(s - 2)) {
+                let d = x0 - 2.0 * x1 + x2;
+                if d.is_finite() {
+                    ss += d * d;
+                    n += 1;
                 }
             }
         }
-        if !ok {
-            continue;
+        if n >= 8 {
+            per_lead.push((ss / n as f64 / 6.0).sqrt());
         }
-        // Least-squares line.
-        let nf = n as f64;
-        let mx = (nf - 1.0) / 2.0;
-        let my = buf.iter().sum::<f64>() / nf;
-        let (mut sxy, mut sxx) = (0.0, 0.0);
-        for (k, y) in buf.iter().enumerate() {
-            let dx = k as f64 - mx;
-            sxy += dx * (y - my);
-            sxx += dx * dx;
-        }
-        let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
-        let ss: f64 = buf
-            .iter()
-            .enumerate()
-            .map(|(k, y)| {
-                let e = y - (my + slope * (k as f64 - mx));
-                e * e
-            })
-            .sum();
-        per_lead.push((ss / nf).sqrt());
     }
     if per_lead.is_empty() {
         return None;
@@ -858,11 +879,18 @@ fn snippet(sess: &Session, r: u64) -> Option<BeatWaveform> {
                 .map(|i| (n.to_string(), i))
         })
         .collect();
+    let mask = sess.frames.stim_mask(first, last, fs);
     let mut data = vec![Vec::with_capacity((last - first + 1) as usize); idx.len()];
-    for s in first..=last {
+    for (k, s) in (first..=last).enumerate() {
         let f = sess.frames.get(s);
         for (d, (_, l)) in data.iter_mut().zip(&idx) {
-            d.push(f.map(|(f, _)| f[*l]).unwrap_or(f32::NAN));
+            let v = if mask[k] {
+                // Hold the last value before the stimulus (the pipeline blanks the same way).
+                d.last().copied().unwrap_or(f32::NAN)
+            } else {
+                f.map(|(f, _)| f[*l]).unwrap_or(f32::NAN)
+            };
+            d.push(v);
         }
     }
     // Baseline: median of the first 100 ms (PR segment / before the QRS).

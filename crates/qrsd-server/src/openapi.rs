@@ -128,6 +128,11 @@ pub fn document() -> Value {
             responses: vec![("200", ok("report", json!({"type": "object"})))] })}),
     );
     put(
+        "/api/v1/procedures/{id}/report.html",
+        json!({"get": {"summary": "Printable report (A4 HTML, median-beat pictures)", "parameters": [pid()],
+            "responses": {"200": {"description": "report", "content": {"text/html": {"schema": {"type": "string"}}}}, "4XX": err_ref()}}}),
+    );
+    put(
         "/api/v1/procedures/{id}/close",
         json!({"post": op(Op { summary: "Close the procedure (chosen site defaults to the accepted or recommended one)", params: vec![pid()],
             body: Some(json!({"type": "object", "properties": {"chosen_site_id": {"type": ["integer", "null"]}, "note": {"type": "string", "maxLength": 1000}}, "additionalProperties": false})),
@@ -139,8 +144,8 @@ pub fn document() -> Value {
             responses: vec![("200", ok("measurement", sref("Measurement")))] })}),
     );
     put(
-        "/api/v1/measurements/{id}/cancel",
-        json!({"post": op(Op { summary: "Stop a collecting measurement (ends `failed` with reason `cancelled`)", params: vec![id_param("id", "measurement id")], body: None,
+        "/api/v1/measurements/{id}/stop",
+        json!({"post": op(Op { summary: "End a collecting measurement now: complete with the clean beats so far (at least the minimum), else incomplete", params: vec![id_param("id", "measurement id")], body: None,
             responses: vec![("200", ok("measurement", sref("Measurement")))] })}),
     );
     put(
@@ -178,8 +183,8 @@ pub fn document() -> Value {
         "NewProcedure": {"type": "object", "additionalProperties": false, "required": ["case_id"], "properties": {
             "case_id": {"type": "string", "minLength": 1, "maxLength": 64, "description": "pseudonymous case id (no patient names)"},
             "operator": {"type": "string", "maxLength": 100}, "note": {"type": "string", "maxLength": 1000}}},
-        "NewSite": {"type": "object", "additionalProperties": false, "required": ["vein"], "properties": {
-            "vein": enum_s(&["anterior", "anterolateral", "lateral", "posterolateral", "posterior", "middle_cardiac", "other"]),
+        "NewSite": {"type": "object", "additionalProperties": false, "required": ["vein", "segment"], "properties": {
+            "vein": enum_s(&["anterior", "anterolateral", "lateral", "posterolateral", "posterior", "middle_cardiac"]),
             "segment": enum_s(&["basal", "mid", "apical"]),
             "label": {"type": "string", "maxLength": 100}, "electrode": {"type": "string", "maxLength": 100},
             "note": {"type": "string", "maxLength": 1000}}},

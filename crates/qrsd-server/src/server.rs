@@ -6,7 +6,10 @@ use crate::metrics::Metrics;
 use crate::state::{AppState, Inner};
 use crate::workflow::Workflow;
 use crate::Hub;
-use qrsd_acquire::{ReplayOptions, ReplaySource, SimControl, SimOptions, SimSource, Source, Speed};
+use qrsd_acquire::{
+    ReplayOptions, ReplaySource, SerialOptions, SerialSource, SimControl, SimOptions, SimSource,
+    Source, Speed,
+};
 use qrsd_pipeline::PipelineConfig;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -124,7 +127,13 @@ fn open_source(cfg: &Config) -> Result<(Box<dyn Source>, Option<SimControl>), St
             .map_err(|e| StartError::Source(e.to_string()))?;
             Ok((Box::new(src), None))
         }
-        SourceSpec::Serial(p) => crate::workflow::serial_source(p).map(|s| (s, None)),
+        SourceSpec::Serial(p) => {
+            // Opening never waits for the device: the source reconnects with back-off until it
+            // appears (unplugged amplifier at start-up = state `connecting`, not a failure).
+            let src = SerialSource::new(SerialOptions::new(p.clone()))
+                .map_err(|e| StartError::Source(e.to_string()))?;
+            Ok((Box::new(src), None))
+        }
     }
 }
 
@@ -149,20 +158,30 @@ pub async fn start(mut cfg: Config) -> Result<Running, StartError> {
     let hub = Hub::new(cfg.server.ws_buffer_messages, Arc::clone(&metrics));
     let (source, sim) = open_source(&cfg)?;
     let pipeline = pipeline_template(&cfg);
-    let (workflow, sink) = Workflow::open(&cfg, &pipeline, hub.clone(), Arc::clone(&metrics))?;
     let snapshot = Arc::new(Mutex::new(SourceSnapshot {
         kind: cfg.source.spec.kind().into(),
         description: cfg.source.spec.to_string(),
         ..SourceSnapshot::default()
     }));
+    let mut sinks: Vec<Box<dyn LiveSink>> = Vec::new();
+    let recording = if cfg.storage.record {
+        let (h, sink) = crate::recording::start(&cfg.storage.data_dir);
+        sinks.extend(sink);
+        h
+    } else {
+        crate::recording::RecordingHandle::default()
+    };
+    let (workflow, sink) = Workflow::open(
+        &cfg,
+        &pipeline,
+        hub.clone(),
+        Arc::clone(&metrics),
+        Arc::clone(&snapshot),
+        recording,
+    )?;
+    sinks.push(sink);
     let live_stop = Arc::new(AtomicBool::new(false));
     let handle = qrsd_acquire::spawn(source, cfg.source.channel_capacity);
-    let mut sinks: Vec<Box<dyn LiveSink>> = vec![sink];
-    if cfg.storage.record {
-        if let Some(r) = crate::workflow::recorder_sink(&cfg) {
-            sinks.insert(0, r);
-        }
-    }
     let live = spawn_live(
         handle,
         LiveConfig {
