@@ -100,7 +100,7 @@ const pageErrors = [];
 page.on('pageerror', (e) => pageErrors.push(String(e)));
 page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(`console: ${m.text()}`); });
 
-const serverArgs = ['serve', '--bind', `127.0.0.1:${port}`, '--data', dataDir, '--source', 'sim', ...EXTRA_SERVER_ARGS];
+const serverArgs = ['serve', '--bind', '127.0.0.1', '--port', String(port), '--data', dataDir, '--source', 'sim', ...EXTRA_SERVER_ARGS];
 log(`starting ${BIN} ${serverArgs.join(' ')}`);
 const tSpawn = performance.now();
 server = spawn(BIN, serverArgs, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' } });
