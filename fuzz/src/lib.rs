@@ -6,14 +6,24 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use qrsd_protocol::{Decoder, Event, DECODER_BUFFER_BYTES};
+use qrsd_protocol::{Decoder, Encoder, Event, DECODER_BUFFER_BYTES};
 
-/// Frame decoder: the input is cut into chunks whose sizes come from the input itself; checks the
-/// decoder's invariants (bounded buffer, byte accounting, sample blocks consistent).
+/// Frame decoder. First byte: bit 7 set = *structured* mode: the rest is a list of records
+/// `type (1) | len (2, LE) | payload (len)` that are framed with valid CRCs (so the payload parsers are reached,
+/// which random bytes almost never do), interleaved with raw bytes when `type` is `0xFF`; otherwise the
+/// input is the byte stream itself. The stream is cut into chunks whose sizes derive from the first byte;
+/// the decoder's invariants are checked (bounded buffer, byte accounting, sample blocks consistent).
 pub fn decoder(data: &[u8]) {
-    let (sizes, bytes) = match data.split_first() {
+    let (sizes, input) = match data.split_first() {
         Some((&s, rest)) => (s, rest),
         None => return,
+    };
+    let framed;
+    let bytes: &[u8] = if sizes & 0x80 != 0 {
+        framed = frames_from(input);
+        &framed
+    } else {
+        input
     };
     let mut d = Decoder::new();
     let mut chunk = usize::from(sizes % 64) + 1;
@@ -38,6 +48,26 @@ pub fn decoder(data: &[u8]) {
     let st = d.stats();
     assert_eq!(st.samples, samples);
     assert!(st.bytes_discarded + d.buffered_bytes() as u64 <= bytes.len() as u64);
+}
+
+/// Structured mode of [`decoder`]: records → validly framed stream.
+fn frames_from(mut input: &[u8]) -> Vec<u8> {
+    let mut enc = Encoder::new();
+    let mut out = Vec::new();
+    while let [t, l0, l1, rest @ ..] = input {
+        let n = usize::from(u16::from_le_bytes([*l0, *l1]) & 0x07FF).min(rest.len());
+        let (payload, tail) = rest.split_at(n);
+        if *t == 0xFF {
+            // Raw bytes between frames (garbage, torn frames).
+            out.extend_from_slice(payload);
+        } else {
+            // Types 1..=3 are hello/status/samples; others exercise the unknown-type path. Sample payloads
+            // get their first bytes' counts kept, so length checks pass or fail as the fuzzer chooses.
+            let _ = enc.raw_frame(*t % 5, payload, &mut out);
+        }
+        input = tail;
+    }
+    out
 }
 
 /// A per-process scratch directory on tmpfs when available.
