@@ -3,8 +3,10 @@
 //! - `qrsd analyze PATH [--json]`: run the live pipeline over a recorded file (WFDB `.hea`, EDF, CSV).
 //! - `qrsd eval ludb DIR`: score the pipeline against LUDB's cardiologist annotations.
 //! - `qrsd record --source serial:PATH|sim|replay:PATH --seconds N --out DIR`: headless capture (record.rs).
+//! - `qrsd serve [--source ...] [--bind ...] [--data DIR] [--config FILE]`: the service (serve.rs).
 
 mod record;
+mod serve;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -33,6 +35,8 @@ enum Cmd {
     Eval(EvalArgs),
     /// Record a live source (serial amplifier, simulator, replay) into a WFDB recording; print its path.
     Record(record::RecordArgs),
+    /// Serve the procedure API, live WebSocket and operator page (default: the simulator on 127.0.0.1:7474).
+    Serve(serve::ServeArgs),
 }
 
 #[derive(Args)]
@@ -131,6 +135,7 @@ fn main() -> Result<()> {
         Cmd::Analyze(a) => analyze(a),
         Cmd::Eval(e) => eval(e),
         Cmd::Record(r) => record::run(r),
+        Cmd::Serve(s) => serve::run(s),
     }
 }
 
