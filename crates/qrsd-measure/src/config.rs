@@ -67,9 +67,13 @@ pub struct MeasurementConfig {
     /// Below this Pearson correlation (default 0.90) of the beat's QRS waveform with the running
     /// median template (leads II, V1, V6 concatenated) the morphology counts as different.
     pub min_correlation: f64,
-    /// Below this correlation (default 0.80) the morphology change alone, with a wider QRS by at
-    /// least half of `loc_widening_ms`, flags loss of capture (RV-only morphology in V1: LBBB-like).
-    pub loc_correlation: f64,
+    /// Minor fusion (a complex still mostly paced) changes shape and width only a little: a paced
+    /// beat with correlation below this (default 0.97) *and* a width change of at least
+    /// `minor_fusion_ms` is also suspected fusion. Two concordant moderate signs; either alone is
+    /// within beat-to-beat variation (same-shape beats at a 10 µV noise level correlate > 0.99).
+    pub minor_fusion_correlation: f64,
+    /// See `minor_fusion_correlation` (default 5 ms).
+    pub minor_fusion_ms: f64,
     /// Any remaining beat whose QRSd departs from the consensus by more than this (default 25 ms,
     /// ~2.5× the per-beat delineation SD target of 10 ms) is an outlier (delineation error).
     pub outlier_ms: f64,
@@ -99,7 +103,8 @@ impl Default for MeasurementConfig {
             loc_widening_ms: 20.0,
             latency_shift_ms: 20.0,
             min_correlation: 0.90,
-            loc_correlation: 0.80,
+            minor_fusion_correlation: 0.97,
+            minor_fusion_ms: 5.0,
             outlier_ms: 25.0,
             max_rr_s: 2.0,
             report_leads: vec!["II".into(), "V1".into(), "V6".into()],
@@ -166,9 +171,15 @@ impl MeasurementConfig {
                 max: self.max_qrsd_ms,
             });
         }
+        if !(self.minor_fusion_ms.is_finite() && self.minor_fusion_ms >= 0.0) {
+            return Err(ConfigError::NotPositive {
+                name: "minor_fusion_ms",
+                value: self.minor_fusion_ms,
+            });
+        }
         for (name, v) in [
             ("min_correlation", self.min_correlation),
-            ("loc_correlation", self.loc_correlation),
+            ("minor_fusion_correlation", self.minor_fusion_correlation),
         ] {
             if !(v.is_finite() && (-1.0..=1.0).contains(&v)) {
                 return Err(ConfigError::Correlation { name, value: v });

@@ -32,21 +32,27 @@
 //! morphology correlation with the template (II, V1, V6 over the QRS window ± 20 ms), when
 //! waveforms are given.
 //!
-//! - **Fusion / pseudo-fusion**: the paced wavefront meets intrinsic conduction over the right
-//!   bundle (AV delay too long for the patient's PR). The intrinsic part activates the septum and RV
-//!   quickly, so the QRS is *narrower* than fully paced and intermediate in shape; the surface onset
-//!   is set by the intrinsic wavefront, so the stimulus-to-onset interval departs from the paced one
-//!   (in pseudo-fusion the QRS has begun at the stimulus). Flagged when `d ≤ −fusion_narrowing_ms`
-//!   (15 ms) together with `Δlat ≥ latency_shift_ms` (20 ms) or `r < min_correlation` (0.90) or no
-//!   waveform to check; or when `Δlat ≥ 20 ms` and `r < 0.90` with `d ≤ 0`.
+//! - **Fusion / pseudo-fusion**: the paced wavefront meets intrinsic conduction (AV delay too
+//!   long for the patient's PR). The complex becomes intermediate between the paced and the
+//!   conducted one: its shape changes; its width moves toward the conducted width — *narrower*
+//!   when conduction over the right bundle pre-excites the septum and RV, somewhat wider when it
+//!   blends with a wide LBBB complex; the surface onset may be set by the intrinsic wavefront, so
+//!   the stimulus-to-onset interval departs from the paced one (in pseudo-fusion the QRS has
+//!   begun at the stimulus). Flagged when `d ≤ −fusion_narrowing_ms` (15 ms) with `Δlat ≥
+//!   latency_shift_ms` (20 ms) or `r < min_correlation` (0.90) or no waveform to check; or when
+//!   `r < 0.90` and the beat is not markedly wider (`d < loc_widening_ms`); or, for minor
+//!   fusion (a complex still mostly paced), when `r < minor_fusion_correlation` (0.97) together
+//!   with `|d| ≥ minor_fusion_ms` (5 ms).
 //! - **Loss of LV capture**: only the RV lead captures; in an LBBB heart RV-only pacing gives a
 //!   LBBB-like, markedly wider QRS (typically 20–50 ms wider than BiV) with a different V1/V6
-//!   morphology. Flagged when `d ≥ loc_widening_ms` (20 ms) with `r < 0.90` or no waveform; or
-//!   `r < loc_correlation` (0.80) with `d ≥ 10 ms`.
-//! - Otherwise `r < 0.90` is a `morphology` rejection and `|d| > outlier_ms` (25 ms) an `outlier`
-//!   (most likely a delineation error on that beat).
+//!   morphology. Flagged when `d ≥ loc_widening_ms` (20 ms) with `r < 0.90` or no waveform.
+//!   (Latency is not used here: with an LV-first V-V offset a non-captured LV stimulus shifts the
+//!   onset by the offset, which is not fusion.)
+//! - Otherwise `|d| > outlier_ms` (25 ms) is an `outlier` (most likely a delineation error on
+//!   that beat, the waveform being unchanged).
 //!
-//! Baseline (intrinsic) runs use only the morphology and outlier rules.
+//! Baseline (intrinsic) runs use only a morphology rule (`r < 0.90`: `morphology`, e.g. aberrancy)
+//! and the outlier rule.
 //!
 //! Why these numbers: per-beat delineation jitter within one recording is a few ms (the LUDB
 //! target is SD ≤ 10 ms *across* records), so 15–25 ms departures from the run's own median are
@@ -77,6 +83,11 @@ pub const CONSENSUS_WINDOW: usize = 8;
 pub const CONSENSUS_MIN: usize = 3;
 /// Margin (ms) around the consensus QRS for the morphology correlation window.
 const CORR_MARGIN_MS: f64 = 20.0;
+/// Samples around a pacing stimulus left out of the correlation: 3 ms before (timing jitter of
+/// the flag) to 10 ms after (pulse ≤ 2 ms plus the recharge tail).
+const STIM_MASK_BEFORE_MS: f64 = 3.0;
+/// See [`STIM_MASK_BEFORE_MS`].
+const STIM_MASK_AFTER_MS: f64 = 10.0;
 
 /// One beat handed to [`Measurement::push`].
 #[derive(Debug, Clone, PartialEq)]
@@ -468,11 +479,13 @@ struct Cand {
     latency: Option<f64>,
     onset_rel: Option<f64>,
     offset_rel: Option<f64>,
+    stim_rel: Option<f64>,
 }
 
 struct Consensus {
     qrsd: f64,
     latency: Option<f64>,
+    stim_rel: Option<f64>,
     template: BTreeMap<String, waveform::Aligned>,
     window: Option<(i64, i64)>,
 }
@@ -777,7 +790,7 @@ impl Measurement {
             for (i, c) in self.run.iter().enumerate() {
                 let wave = self.waves.get(&c.seq);
                 let r_sample = self.records[c.seq].r_sample;
-                let corr = wave.and_then(|w| self.correlation(w, r_sample, &cons));
+                let corr = wave.and_then(|w| self.correlation(w, r_sample, c.stim_rel, &cons));
                 if let Some(reason) = self.classify(c, corr, wave.is_some(), &cons) {
                     failed = Some((i, reason, corr));
                     break;
@@ -844,6 +857,7 @@ impl Measurement {
             },
             onset_rel: rel(beat.global.onset_sample),
             offset_rel: rel(beat.global.offset_sample),
+            stim_rel: rel(beat.pace_sample),
         })
     }
 
@@ -866,9 +880,11 @@ impl Measurement {
             (Some(a), Some(b)) => Some(((a - margin).floor() as i64, (b + margin).ceil() as i64)),
             _ => None,
         };
+        let st: Vec<f64> = beats.iter().filter_map(|c| c.stim_rel).collect();
         Consensus {
             qrsd: stats::median(&q).unwrap_or(f64::NAN),
             latency: stats::median(&l),
+            stim_rel: stats::median(&st),
             template,
             window,
         }
@@ -878,12 +894,36 @@ impl Measurement {
         self.cfg.report_leads.clone()
     }
 
-    fn correlation(&self, w: &BeatWaveform, r_sample: u64, cons: &Consensus) -> Option<f64> {
-        let (from, to) = cons.window?;
+    fn correlation(
+        &self,
+        w: &BeatWaveform,
+        r_sample: u64,
+        stim_rel: Option<f64>,
+        cons: &Consensus,
+    ) -> Option<f64> {
+        let window = cons.window?;
         if cons.template.is_empty() {
             return None;
         }
-        waveform::correlation(w, r_sample, &cons.template, &self.corr_leads(), from, to)
+        let ms = self.fs_hz.unwrap_or(1000.0) / 1000.0;
+        let exclude: Vec<(i64, i64)> = [stim_rel, cons.stim_rel]
+            .into_iter()
+            .flatten()
+            .map(|s| {
+                (
+                    (s - STIM_MASK_BEFORE_MS * ms).floor() as i64,
+                    (s + STIM_MASK_AFTER_MS * ms).ceil() as i64,
+                )
+            })
+            .collect();
+        waveform::correlation(
+            w,
+            r_sample,
+            &cons.template,
+            &self.corr_leads(),
+            window,
+            &exclude,
+        )
     }
 
     fn against_consensus(
@@ -899,7 +939,7 @@ impl Measurement {
         let corr = input
             .waveform
             .as_ref()
-            .and_then(|w| self.correlation(w, input.beat.r_sample, &cons));
+            .and_then(|w| self.correlation(w, input.beat.r_sample, c.stim_rel, &cons));
         (
             self.classify(c, corr, input.waveform.is_some(), &cons),
             corr,
@@ -930,15 +970,17 @@ impl Measurement {
             if d <= -cfg.fusion_narrowing_ms && (lat_shift || morph_unknown_or_diff) {
                 return Some(RejectReason::SuspectedFusion);
             }
-            if lat_shift && morph_diff == Some(true) && d <= 0.0 {
-                return Some(RejectReason::SuspectedFusion);
-            }
             if d >= cfg.loc_widening_ms && morph_unknown_or_diff {
                 return Some(RejectReason::SuspectedLossOfCapture);
             }
+            if morph_diff == Some(true) {
+                // A changed paced complex that is not markedly wider: intermediate between the
+                // paced and the conducted complex, i.e. fusion.
+                return Some(RejectReason::SuspectedFusion);
+            }
             if let Some(r) = corr {
-                if r < cfg.loc_correlation && d >= cfg.loc_widening_ms / 2.0 {
-                    return Some(RejectReason::SuspectedLossOfCapture);
+                if r < cfg.minor_fusion_correlation && d.abs() >= cfg.minor_fusion_ms {
+                    return Some(RejectReason::SuspectedFusion);
                 }
             }
         }

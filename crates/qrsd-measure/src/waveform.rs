@@ -66,13 +66,15 @@ pub(crate) fn median_aligned(snippets: &[(usize, &[f32])]) -> Option<Aligned> {
 
 /// Pearson correlation between a beat and a template over the R-relative window
 /// `[from, to]` (samples, may be negative), per lead mean-removed and concatenated over `leads`.
+/// R-relative sample ranges in `exclude` (pacing stimuli and their recharge) are left out: a
+/// stimulus is tens of mV and would otherwise dominate the correlation.
 pub(crate) fn correlation(
     beat: &BeatWaveform,
     r_sample: u64,
     template: &BTreeMap<String, Aligned>,
     leads: &[String],
-    from: i64,
-    to: i64,
+    (from, to): (i64, i64),
+    exclude: &[(i64, i64)],
 ) -> Option<f64> {
     let mut a = Vec::new();
     let mut b = Vec::new();
@@ -85,12 +87,19 @@ pub(crate) fn correlation(
         let mut xa = Vec::new();
         let mut xb = Vec::new();
         for k in from..=to {
+            if exclude.iter().any(|&(a, b)| (a..=b).contains(&k)) {
+                continue;
+            }
             let (ib, it) = (r_b + k, r_t + k);
             if ib < 0 || it < 0 || ib as usize >= s.len() || it as usize >= t.uv.len() {
                 continue;
             }
-            xa.push(f64::from(s[ib as usize]));
-            xb.push(f64::from(t.uv[it as usize]));
+            let (va, vb) = (f64::from(s[ib as usize]), f64::from(t.uv[it as usize]));
+            if !(va.is_finite() && vb.is_finite()) {
+                continue; // missing samples (a gap) are left out, never interpolated
+            }
+            xa.push(va);
+            xb.push(vb);
         }
         if xa.len() < 3 {
             continue;
@@ -100,7 +109,7 @@ pub(crate) fn correlation(
         a.extend(xa.iter().map(|v| v - ma));
         b.extend(xb.iter().map(|v| v - mb));
     }
-    stats::pearson(&a, &b)
+    stats::pearson(&a, &b).filter(|r| r.is_finite())
 }
 
 /// Builds a per-lead template from several beats (R-aligned per-sample median).

@@ -338,12 +338,25 @@ fn loss_of_capture_flagged_by_widening_and_morphology() {
 }
 
 #[test]
-fn morphology_change_alone_breaks_the_run() {
+fn morphology_change_without_widening_is_fusion_in_a_paced_run() {
     let mut m = site();
     let mut beats = vec![with_wave(paced(140)); 5];
     beats.push(B {
         wave: Some((-1.0, 1000)),
-        ..paced(140)
+        ..paced(145)
+    });
+    let reasons = feed(&mut m, &beats);
+    assert_eq!(reasons[5], Some(RejectReason::SuspectedFusion));
+    assert_eq!(m.beats_collected(), 0, "breaks the run");
+}
+
+#[test]
+fn morphology_change_in_a_baseline_is_morphology() {
+    let mut m = Measurement::new(MeasurementConfig::baseline(), 0).unwrap();
+    let mut beats = vec![with_wave(intrinsic(160)); 5];
+    beats.push(B {
+        wave: Some((-1.0, 1000)),
+        ..intrinsic(160)
     });
     let reasons = feed(&mut m, &beats);
     assert_eq!(reasons[5], Some(RejectReason::Morphology));
