@@ -577,16 +577,20 @@ fn lead_bounds(
     }
 }
 
-/// The sample of largest deflection (from the QRS-onset level) in the lead with the largest QRS.
+/// The sample of largest spatial magnitude of the QRS (sum over leads of the squared deflection from the
+/// straight line joining the onset and offset levels, so that an ST shift cannot put the peak at the
+/// QRS end): the peak of the QRS vector loop, one answer for all leads.
 fn refine_r(leads: &[&[f64]], on: usize, off: usize) -> usize {
-    let mut best = (0.0f64, on);
-    for x in leads {
-        let base = x[on];
-        for (i, v) in x.iter().enumerate().take(off + 1).skip(on) {
-            let a = (v - base).abs();
-            if a > best.0 {
-                best = (a, i);
-            }
+    let mut best = (-1.0f64, on);
+    let span = (off - on).max(1) as f64;
+    for i in on..=off {
+        let f = (i - on) as f64 / span;
+        let m: f64 = leads
+            .iter()
+            .map(|x| (x[i] - (x[on] + f * (x[off] - x[on]))).powi(2))
+            .sum();
+        if m > best.0 {
+            best = (m, i);
         }
     }
     best.1

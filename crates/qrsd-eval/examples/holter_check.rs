@@ -53,6 +53,9 @@ fn main() {
                 })
                 .collect();
             let t = score_ludb_record(&base, 500.0, &beats);
+            if t.fp + t.fn_ > 0 && std::env::var("DBG").is_ok() {
+                println!("  {rec_name}: FN {} FP {}", t.fn_, t.fp);
+            }
             parts.push(t);
         }
         for t in &parts {

@@ -45,6 +45,9 @@ fn main() {
             let s = t.stats("GLOBAL.qrsd");
             let o = t.stats("GLOBAL.onset");
             let f = t.stats("GLOBAL.offset");
+            if t.fn_ + t.fp > 0 {
+                println!("{name:>4} FN {} FP {}", t.fn_, t.fp);
+            }
             println!(
                 "{name:>4} n {:>3} on {:+6.1} off {:+6.1} qrsd {:+6.1}",
                 s.n, o.mean, f.mean, s.mean

@@ -74,6 +74,8 @@ pub enum PipelineError {
 const PACE_BEFORE_ONSET_MS: f64 = 100.0;
 /// A stimulus marked slightly after the onset still belongs to the beat (blanking, V-V offsets), ms.
 const PACE_AFTER_ONSET_MS: f64 = 20.0;
+/// No new QRS starts this soon after the previous QRS offset unless it is the stronger complex, ms.
+const ST_GUARD_MS: f64 = 100.0;
 /// A stimulus this close before the detected R (or after it) cannot precede its QRS onset, ms.
 const PACE_MIN_BEFORE_R_MS: f64 = 20.0;
 /// Pending detections and remembered stimuli are bounded (a hostile signal cannot grow memory).
@@ -109,6 +111,8 @@ pub struct Pipeline {
     delineation: Delineation,
     rr: RhythmContext,
     last_beat_r: Option<u64>,
+    /// Global offset and detection strength of the last beat emitted.
+    last_beat_end: Option<(u64, f64)>,
 }
 
 /// Running context used to call a beat ectopic: premature and wider than the usual beat.
@@ -167,6 +171,7 @@ impl Pipeline {
             delineation: Delineation::default(),
             rr: RhythmContext::default(),
             last_beat_r: None,
+            last_beat_end: None,
             cfg,
         })
     }
@@ -313,11 +318,25 @@ impl Pipeline {
                 return;
             }
         }
-        self.last_beat_r = Some(r_sample);
         let global = Boundary {
             onset_sample: dl.global.onset.map(to_sample),
             offset_sample: dl.global.offset.map(to_sample),
         };
+        // A weaker complex starting within the ST segment of the previous beat is its T wave (a large
+        // T after a small paced QRS can pass the detector's slope test): ventricles just activated
+        // cannot start a new QRS before they repolarise.
+        if let (Some((prev_off, prev_strength)), Some(on)) =
+            (self.last_beat_end, global.onset_sample)
+        {
+            let guard = (self.cfg.fs_hz * ST_GUARD_MS / 1000.0) as u64;
+            if on < prev_off + guard && d.strength < prev_strength {
+                return;
+            }
+        }
+        self.last_beat_r = Some(r_sample);
+        if let Some(off) = global.offset_sample {
+            self.last_beat_end = Some((off, d.strength));
+        }
         let leads = self
             .cfg
             .lead_names

@@ -196,3 +196,73 @@ fn software_detection_finds_large_stimuli_without_the_hardware_flag() {
     assert_eq!(e.matched, e.truths);
     assert!(rec.truth.iter().all(|t| t.class == TrueClass::Paced));
 }
+
+/// Detection over a long mixed rhythm: BiV pacing with fusion, loss of capture and premature ventricular
+/// complexes, moderate noise, 12 leads and a 2-lead Holter-like pair (II + V5), 250–1000 Hz.
+#[test]
+fn long_mixed_rhythm_detection() {
+    let mut failures = Vec::new();
+    for fs in [250.0, 360.0, 500.0, 1000.0] {
+        for (two_lead, flags) in [(false, true), (true, true), (true, false)] {
+            let cfg = SynthConfig {
+                fs_hz: fs,
+                rhythm: Rhythm::Biv,
+                qrsd_ms: 130.0,
+                intrinsic_qrsd_ms: 160.0,
+                rate_bpm: 75.0,
+                fusion_probability: 0.05,
+                loss_of_capture_probability: 0.05,
+                ectopic_probability: 0.08,
+                noise: NoiseConfig::moderate(),
+                seed: 11,
+                ..SynthConfig::default()
+            };
+            let mut rec = generate(&cfg, 300.0).unwrap();
+            if two_lead {
+                rec.leads.retain(|(n, _)| n == "II" || n == "V5");
+            }
+            let beats = run(&rec, flags);
+            let ms = 1000.0 / fs;
+            let mut used = vec![false; beats.len()];
+            let mut tp = 0;
+            for t in &rec.truth {
+                let hit = beats.iter().enumerate().find(|(j, b)| {
+                    !used[*j]
+                        && ((t.onset_sample..=t.offset_sample).contains(&b.r_sample)
+                            || (b.r_sample as f64 - t.r_sample as f64).abs() * ms <= 75.0)
+                });
+                if let Some((j, _)) = hit {
+                    used[j] = true;
+                    tp += 1;
+                } else if std::env::var("DBG").is_ok() {
+                    let near: Vec<_> = beats
+                        .iter()
+                        .filter(|b| {
+                            (b.r_sample as i64 - t.r_sample as i64).abs() < (0.4 * fs) as i64
+                        })
+                        .map(|b| (b.r_sample, b.global, b.class))
+                        .collect();
+                    eprintln!(
+                        "missed {:?} {}..{} r {}: near {near:?}",
+                        t.class, t.onset_sample, t.offset_sample, t.r_sample
+                    );
+                }
+            }
+            let fp = used.iter().filter(|u| !**u).count();
+            let se = 100.0 * tp as f64 / rec.truth.len() as f64;
+            let ppv = 100.0 * tp as f64 / (tp + fp).max(1) as f64;
+            eprintln!(
+                "fs {fs} {} leads, pace flag {flags}: {} beats, Se {se:.2}% PPV {ppv:.2}%",
+                rec.leads.len(),
+                rec.truth.len()
+            );
+            if se < 99.5 || ppv < 99.5 {
+                failures.push(format!(
+                    "fs {fs} {} leads flags {flags}: Se {se:.2} PPV {ppv:.2}",
+                    rec.leads.len()
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
