@@ -31,7 +31,7 @@ pub use record::{
     SegmentSummary,
 };
 pub use replay::{ReplayOptions, ReplaySource};
-pub use serial::{PortKind, SerialOptions, SerialSource};
+pub use serial::{DeviceOrigin, PortKind, SerialOptions, SerialSource};
 pub use sim::{SimControl, SimOptions, SimSource};
 
 pub use source::{

@@ -34,6 +34,8 @@
 use std::fs::File;
 use std::io::{ErrorKind, Read};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use qrsd_protocol::{channels_spoiled, Decoder, Event, Hello, CODE_INVALID, CODE_MAX, CODE_MIN};
@@ -81,6 +83,29 @@ impl SerialOptions {
 #[derive(Debug)]
 pub struct SerialSource {
     opts: SerialOptions,
+    origin: DeviceOrigin,
+}
+
+/// The device sample counter of session sample 0, shared with the running source (for comparing with
+/// device-side logs such as `firmware-sim --truth`, which count device samples). Unknown until the first
+/// samples arrive; reset when a device restart starts a new session.
+#[derive(Debug, Clone, Default)]
+pub struct DeviceOrigin(Arc<AtomicU64>);
+
+impl DeviceOrigin {
+    const UNKNOWN: u64 = u64::MAX;
+
+    /// The device counter of session sample 0, once known.
+    pub fn get(&self) -> Option<u64> {
+        match self.0.load(Ordering::Acquire) {
+            Self::UNKNOWN => None,
+            v => Some(v),
+        }
+    }
+
+    fn set(&self, v: Option<u64>) {
+        self.0.store(v.unwrap_or(Self::UNKNOWN), Ordering::Release);
+    }
 }
 
 impl SerialSource {
@@ -97,7 +122,14 @@ impl SerialSource {
         if opts.backoff_max < opts.backoff_min {
             return Err(SourceError::Config("backoff_max < backoff_min".into()));
         }
-        Ok(Self { opts })
+        let origin = DeviceOrigin::default();
+        origin.set(None);
+        Ok(Self { opts, origin })
+    }
+
+    /// A handle on the device-counter origin of the session's sample numbers.
+    pub fn device_origin(&self) -> DeviceOrigin {
+        self.origin.clone()
     }
 }
 
@@ -288,6 +320,7 @@ struct Runner<'a> {
     state: SourceState,
     last_status: Instant,
     receiver_gone: bool,
+    origin: DeviceOrigin,
 }
 
 impl Runner<'_> {
@@ -370,6 +403,7 @@ impl Runner<'_> {
             self.flush_chunk();
             self.s.shift = None;
             self.s.next = 0;
+            self.origin.set(None);
             self.s.restarted = false;
             self.s.info = Some(info.clone());
             self.send(SourceEvent::Started(info));
@@ -422,6 +456,9 @@ impl Runner<'_> {
                 }
                 let sh = i128::from(self.s.next) + i128::from(est) - i128::from(first);
                 self.s.shift = Some(sh);
+                if prev.is_none() {
+                    self.origin.set(u64::try_from(-sh).ok());
+                }
                 sh
             }
         };
@@ -646,6 +683,7 @@ impl Source for SerialSource {
             state: SourceState::Ended,
             last_status: Instant::now(),
             receiver_gone: false,
+            origin: self.origin,
         };
         r.run();
         Ok(())

@@ -144,25 +144,43 @@ pub fn run(a: RecordArgs) -> Result<()> {
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
         };
-        match &ev {
+        let mut ev = ev;
+        match &mut ev {
             SourceEvent::Started(info) => {
                 target.get_or_insert((a.seconds * info.fs_hz).round() as u64);
             }
-            SourceEvent::Chunk(c) => covered = c.first_sample + c.n_frames() as u64,
+            SourceEvent::Chunk(c) => {
+                // Exactly N seconds: cut the chunk that crosses the target.
+                if let Some(t) = target {
+                    let keep = usize::try_from(t.saturating_sub(c.first_sample))
+                        .unwrap_or(usize::MAX)
+                        .min(c.n_frames());
+                    if keep < c.n_frames() {
+                        let nl = c.samples_uv.len() / c.n_frames().max(1);
+                        c.samples_uv.truncate(keep * nl);
+                        c.pace.truncate(keep);
+                        c.lead_off.truncate(keep);
+                    }
+                }
+                covered = c.first_sample + c.n_frames() as u64;
+            }
             SourceEvent::Gap {
                 at_sample,
                 missing_frames,
                 reason,
             } => {
+                if let Some(t) = target {
+                    *missing_frames = (*missing_frames).min(t.saturating_sub(*at_sample));
+                }
                 eprintln!(
                     "qrsd record: gap of {missing_frames} frames at sample {at_sample} ({})",
                     reason.as_str()
                 );
+                covered = *at_sample + *missing_frames;
             }
             SourceEvent::Ended => ended = true,
             SourceEvent::Status(_) => {}
         }
-        // A chunk that crosses the target is recorded whole (a few ms extra at most).
         rec.send(&ev);
         if ended || target.is_some_and(|t| covered >= t) {
             break;
