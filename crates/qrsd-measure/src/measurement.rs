@@ -272,6 +272,9 @@ pub struct LeadBeat {
     pub offset_sample: Option<u64>,
     /// QRSd in this lead.
     pub qrsd_ms: Option<f64>,
+    /// First stimulus to this lead's QRS end.
+    #[serde(default)]
+    pub stim_to_end_ms: Option<f64>,
 }
 
 /// Per-lead statistics of a run.
@@ -285,6 +288,12 @@ pub struct LeadStats {
     pub sd_ms: Option<f64>,
     /// Beats in which this lead was delineated.
     pub n: usize,
+    /// Median first-stimulus-to-QRS-end in this lead (paced runs).
+    #[serde(default)]
+    pub stim_to_end_ms: Option<f64>,
+    /// Spread of the lead's stimulus-to-end.
+    #[serde(default)]
+    pub stim_to_end: Option<Spread>,
 }
 
 /// Rejected beats: total and by reason.
@@ -417,6 +426,8 @@ impl MeasurementResult {
                         iqr_ms: None,
                         sd_ms: None,
                         n: 0,
+                        stim_to_end_ms: None,
+                        stim_to_end: None,
                     },
                 )
             })
@@ -1034,6 +1045,12 @@ impl Measurement {
                 .filter_map(|r| lead_of(r, name).and_then(|l| l.qrsd_ms))
                 .collect();
             let s = Spread::of(&v);
+            let ste_lead = Spread::of(
+                &used
+                    .iter()
+                    .filter_map(|r| lead_of(r, name).and_then(|l| l.stim_to_end_ms))
+                    .collect::<Vec<_>>(),
+            );
             leads.insert(
                 name.clone(),
                 LeadStats {
@@ -1041,6 +1058,8 @@ impl Measurement {
                     iqr_ms: s.map(|s| s.iqr_ms),
                     sd_ms: s.map(|s| s.sd_ms),
                     n: v.len(),
+                    stim_to_end_ms: ste_lead.map(|s| s.median_ms),
+                    stim_to_end: ste_lead,
                 },
             );
         }
@@ -1200,6 +1219,10 @@ fn record(seq: usize, input: &BeatInput, fs: f64) -> BeatRecord {
                     onset_sample: l.bounds.onset_sample,
                     offset_sample: l.bounds.offset_sample,
                     qrsd_ms: l.bounds.duration_ms(fs),
+                    stim_to_end_ms: match (pace, l.bounds.offset_sample) {
+                        (Some(p), Some(o)) => ms(p, o, fs),
+                        _ => None,
+                    },
                 },
             )
         })

@@ -97,7 +97,7 @@ fn make(r: u64, b: B) -> BeatInput {
     if let Some((v1_sign, scale)) = b.wave {
         let w = b.qrsd * scale / 1000;
         input.waveform = Some(BeatWaveform {
-            first_sample: r - 400,
+            first_sample: r.saturating_sub(400),
             leads: vec![
                 ("II".into(), lead_wave(-40, w, 1.0, 0.0)),
                 ("V1".into(), lead_wave(-40, w, v1_sign, 0.7)),
@@ -148,6 +148,10 @@ fn exact_median_iqr_sd_per_lead_and_stimulus_to_end() {
     assert_eq!(r.stim_to_end_ms, Some(150.0));
     assert!((r.stim_to_end.unwrap().iqr_ms - 1.5).abs() < 1e-9);
     assert_eq!(r.stim_to_onset_ms, Some(20.0));
+    // per lead: V1 ends 5 ms before the global end
+    assert_eq!(r.leads["II"].stim_to_end_ms, Some(150.0));
+    assert_eq!(r.leads["V1"].stim_to_end_ms, Some(145.0));
+    assert_eq!(r.leads["V1"].stim_to_end.unwrap().n, 10);
     assert_eq!(r.beats_used, 10);
     assert_eq!(r.beats_required, 10);
     assert_eq!(r.beats_rejected.total, 0);
@@ -613,4 +617,88 @@ fn invalid_config_is_refused() {
         ..MeasurementConfig::site()
     };
     assert!(Measurement::new(cfg, 0).is_err());
+}
+
+/// Arbitrary, inconsistent beats (onset after offset, stimulus after the QRS, R at 0, lead-off,
+/// NaN noise, short or NaN waveforms, huge sample numbers) never panic, and the result always
+/// serialises and reads back.
+#[test]
+fn arbitrary_input_never_panics() {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for round in 0..40 {
+        let cfg = if round % 2 == 0 {
+            MeasurementConfig::site()
+        } else {
+            MeasurementConfig::baseline()
+        };
+        let mut m = Measurement::new(cfg, next() % 1000).unwrap();
+        let mut r = next() % 5000;
+        for _ in 0..200 {
+            r = match next() % 10 {
+                0 => r.saturating_sub(next() % 2000),
+                1 => r + next() % 100_000,
+                2 => u64::MAX / 2 + next() % 1000,
+                _ => r + 300 + next() % 900,
+            };
+            let class = match next() % 5 {
+                0 => BeatClass::Intrinsic,
+                1 => BeatClass::Ectopic,
+                2 => BeatClass::Unknown,
+                _ => BeatClass::Paced,
+            };
+            let q = next() % 400;
+            let mut input = make(
+                r.max(100),
+                B {
+                    class,
+                    qrsd: q,
+                    latency: next() % 60,
+                    v1_less: q.min(10),
+                    wave: (next() % 2 == 0).then_some((
+                        if next() % 2 == 0 { 1.0 } else { -1.0 },
+                        500 + next() % 1000,
+                    )),
+                },
+            );
+            match next() % 8 {
+                0 => {
+                    // onset after offset
+                    input.beat.global.onset_sample = input.beat.global.offset_sample.map(|o| o + 5);
+                }
+                1 => input.beat.pace_sample = Some(r + 500),
+                2 => input.noise_uv = Some(f64::NAN),
+                3 => input.lead_off = 1,
+                4 => {
+                    if let Some(w) = &mut input.waveform {
+                        w.leads[0].1.truncate((next() % 50) as usize);
+                        w.leads[1]
+                            .1
+                            .iter_mut()
+                            .step_by(3)
+                            .for_each(|v| *v = f32::NAN);
+                        w.first_sample = r + 10; // after R
+                    }
+                }
+                5 => m.gap(r),
+                6 => input.fs_hz = if next() % 2 == 0 { 0.0 } else { 250.0 },
+                _ => {}
+            }
+            m.push(input);
+            if next() % 50 == 0 {
+                m.advance(r + next() % 100_000, FS);
+            }
+        }
+        if round % 3 == 0 {
+            m.stop();
+        }
+        let res = m.result();
+        let json = serde_json::to_string(&res).unwrap();
+        let _: MeasurementResult = serde_json::from_str(&json).unwrap();
+    }
 }

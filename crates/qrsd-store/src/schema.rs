@@ -111,18 +111,62 @@ pub fn version(conn: &Connection) -> Result<u32, StoreError> {
 
 /// Applies the migrations after the current version up to `target`.
 pub fn migrate_to(conn: &mut Connection, target: u32) -> Result<u32, StoreError> {
+    apply(conn, MIGRATIONS, target)
+}
+
+fn apply(conn: &mut Connection, migrations: &[&str], target: u32) -> Result<u32, StoreError> {
+    let known = migrations.len() as u32;
     let current = version(conn)?;
-    if current > SCHEMA_VERSION {
+    if current > known {
         return Err(StoreError::TooNew {
             found: current,
-            supported: SCHEMA_VERSION,
+            supported: known,
         });
     }
-    for v in current..target.min(SCHEMA_VERSION) {
+    for v in current..target.min(known) {
         let tx = conn.transaction()?;
-        tx.execute_batch(MIGRATIONS[v as usize])?;
+        tx.execute_batch(migrations[v as usize])?;
         tx.pragma_update(None, "user_version", v + 1)?;
         tx.commit()?;
     }
     version(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_failing_migration_changes_nothing() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let good = "CREATE TABLE a (x INTEGER);";
+        // The second statement fails: the first must be rolled back with it.
+        let bad = "CREATE TABLE b (x INTEGER); INSERT INTO nowhere VALUES (1);";
+        assert!(apply(&mut conn, &[good, bad], 2).is_err());
+        assert_eq!(version(&conn).unwrap(), 1, "migration 1 committed, 2 not");
+        let b: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'b'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(b, 0, "table b rolled back");
+        // Fixed migration applies on the next open.
+        let fixed = "CREATE TABLE b (x INTEGER);";
+        assert_eq!(apply(&mut conn, &[good, fixed], 2).unwrap(), 2);
+    }
+
+    #[test]
+    fn every_migration_applies_in_order() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for v in 1..=SCHEMA_VERSION {
+            assert_eq!(migrate_to(&mut conn, v).unwrap(), v);
+        }
+        assert_eq!(
+            migrate_to(&mut conn, SCHEMA_VERSION + 3).unwrap(),
+            SCHEMA_VERSION
+        );
+    }
 }
