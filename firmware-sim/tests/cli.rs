@@ -443,3 +443,95 @@ fn pty_without_reader_keeps_generating() {
     assert_eq!(d.samples + d.lost_samples, 6000 - d.first_samples[0]);
     assert_eq!(*d.first_samples.last().unwrap() + 10, 6000);
 }
+
+#[test]
+fn scenario_phases_label_truth_and_end_the_run() {
+    let dir = tmp("scenario");
+    let truth = dir.join("truth.jsonl");
+    let scenario = dir.join("s.json");
+    std::fs::write(
+        &scenario,
+        r#"{"config":{"fs_hz":2000,"rate_bpm":80},"phases":[
+            {"label":"baseline","duration_s":4,"set":{"qrsd_ms":170}},
+            {"label":"site A","duration_s":4,"set":{"rhythm":"biv","qrsd_ms":125}}]}"#,
+    )
+    .unwrap();
+    let (bytes, _) = run(&[
+        "--max-speed",
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--truth",
+        truth.to_str().unwrap(),
+    ]);
+    let d = decode(&bytes);
+    assert_eq!(d.hellos[0].sample_rate_hz, 2000);
+    assert_eq!(d.samples, 16_000, "the run ends with the last phase");
+    let beats = json_lines(&truth);
+    let first = &beats[0];
+    assert_eq!(
+        (first["label"].as_str(), first["phase"].as_u64()),
+        (Some("baseline"), Some(0))
+    );
+    assert!((first["qrsd_ms"].as_f64().unwrap() - 170.0).abs() <= 1.0);
+    let last = beats.last().unwrap();
+    assert_eq!(last["label"], "site A");
+    assert_eq!(last["class"], "paced");
+    assert!((last["qrsd_ms"].as_f64().unwrap() - 125.0).abs() <= 1.0);
+    // Every beat's label is the phase its QRS started in.
+    for b in &beats {
+        let in_a = b["onset_sample"].as_u64().unwrap() >= 8000;
+        assert_eq!(b["label"] == "site A", in_a);
+    }
+}
+
+#[test]
+fn lead_off_saturation_and_no_pace_flag() {
+    let mut d = Decoder::new();
+    let (bytes, _) = run(&[
+        "--max-speed",
+        "--seconds",
+        "3",
+        "--fs",
+        "500",
+        "--rhythm",
+        "biv",
+        "--lead-off",
+        "V3:1:2",
+        "--no-pace-flag",
+    ]);
+    let mut off = 0u64;
+    let mut electrode = 0u16;
+    let mut status_electrodes = Vec::new();
+    let mut paced = 0;
+    let mut hw_pace = true;
+    let mut saturated = 0u64;
+    d.feed(&bytes, |ev| match ev {
+        Event::Hello { hello, .. } => hw_pace = hello.has_hw_pace(),
+        Event::Status { status, .. } => status_electrodes.push(status.electrode_lead_off),
+        Event::Samples(b) => {
+            electrode |= b.electrode_lead_off;
+            for i in 0..b.n_samples() {
+                if b.lead_off[i] != 0 {
+                    assert_eq!(b.lead_off[i], 1 << 4, "V3 is channel 4");
+                    off += 1;
+                    // The off channel sits at the rail of the input range: flagged saturated.
+                    assert!(b.flags[i] & qrsd_protocol::SAMPLE_FLAG_SATURATED != 0);
+                    saturated += 1;
+                }
+                paced += usize::from(b.pace(i));
+            }
+        }
+        _ => {}
+    });
+    assert!(!hw_pace);
+    assert_eq!(paced, 0);
+    assert_eq!(off, 500);
+    assert_eq!(saturated, 500);
+    assert_eq!(electrode, qrsd_protocol::Electrode::V3.bit());
+    assert!(status_electrodes.contains(&qrsd_protocol::Electrode::V3.bit()));
+    assert_eq!(
+        *status_electrodes.last().unwrap(),
+        0,
+        "status follows the electrode back on"
+    );
+}
