@@ -568,14 +568,21 @@ impl Measurement {
         &self.records
     }
 
-    /// Considers one beat. A beat past the timeout first ends the measurement (and is not
-    /// considered); beats after the end are ignored (`None`).
+    /// Considers one beat. Beats whose R precedes the start sample are ignored (`None`): they
+    /// were delivered by the pipeline's delay but belong to the time before *measure* was
+    /// pressed. A beat past the timeout first ends the measurement (and is not considered);
+    /// beats after the end are ignored (`None`).
     pub fn push(&mut self, input: BeatInput) -> Option<Progress> {
         if self.status.is_final() {
             return None;
         }
         let fs = input.fs_hz;
         if !(fs.is_finite() && fs > 0.0) {
+            return None;
+        }
+        if input.beat.r_sample < self.start_sample {
+            // Before the operator pressed *measure* (the pipeline reports beats with a delay):
+            // possibly another pacing configuration; not part of this measurement.
             return None;
         }
         self.fs_hz = Some(fs);

@@ -702,3 +702,12 @@ fn arbitrary_input_never_panics() {
         let _: MeasurementResult = serde_json::from_str(&json).unwrap();
     }
 }
+
+#[test]
+fn beats_before_the_start_are_ignored() {
+    let mut m = Measurement::new(MeasurementConfig::site(), 5_000).unwrap();
+    assert!(m.push(make(4_900, paced(140))).is_none());
+    assert!(m.records().is_empty());
+    assert!(m.push(make(5_100, paced(140))).is_some());
+    assert_eq!(m.records().len(), 1);
+}
