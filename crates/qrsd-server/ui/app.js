@@ -989,7 +989,10 @@
   document.addEventListener('keydown', (ev) => {
     if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
     const t = ev.target;
-    if (t instanceof HTMLInputElement || t instanceof HTMLSelectElement || t instanceof HTMLTextAreaElement) return;
+    // Shortcuts stay out of the way of typing; radios, checkboxes and buttons do not take letters.
+    const typing = (t instanceof HTMLInputElement && !['radio', 'checkbox', 'button', 'submit'].includes(t.type))
+      || t instanceof HTMLSelectElement || t instanceof HTMLTextAreaElement || (t && t.isContentEditable);
+    if (typing) return;
     if (document.querySelector('dialog[open]')) return;
     const k = ev.key.toLowerCase();
     const inProc = !!proc.id && !$('procedure').hidden;
