@@ -323,6 +323,7 @@ if (!SOAK_ONLY) {
   check(html.includes('PL mid') && html.includes('phrenic stimulation'), 'report names the sites and the rejection');
   const svgs = await reportPage.$$eval('svg.ecg', (els) => els.map((e) => ({ w: e.getAttribute('width'), vb: e.getAttribute('viewBox'), onset: !!e.querySelector('.mark-onset'), offset: !!e.querySelector('.mark-offset') })));
   const rj = await api('GET', `/api/v1/procedures/${procId}/report`);
+  fs.writeFileSync(path.join(OUT, 'report.json'), JSON.stringify(rj, null, 1));
   const runs = [rj.baseline || (rj.baselines || []).slice(-1)[0], ...(rj.sites || []).flatMap((x) => x.measurements || [])].filter(Boolean);
   const expectPanels = runs.reduce((n, m) => n + ['II', 'V1', 'V6'].filter((l) => m.median_beat && m.median_beat.leads && m.median_beat.leads[l]).length, 0);
   check(expectPanels >= 9 && svgs.length === expectPanels, `median-beat pictures of II, V1, V6 for the baseline and every measured run (${svgs.length} panels, ${expectPanels} expected)`);

@@ -541,9 +541,11 @@ h1 { font-size: 15pt; margin: 0 0 2mm; }
 h2 { font-size: 11.5pt; margin: 5mm 0 2mm; border-bottom: 0.3mm solid #000; }
 h3 { font-size: 10pt; margin: 3mm 0 1mm; }
 table { border-collapse: collapse; width: 100%; }
-th, td { border: 0.2mm solid #888; padding: 0.6mm 1mm; text-align: right; vertical-align: top; overflow-wrap: anywhere; }
+th, td { border: 0.2mm solid #888; padding: 0.6mm 1mm; text-align: right; vertical-align: top; white-space: nowrap; }
+td.l, th.l { white-space: normal; overflow-wrap: break-word; }
 table.audit { font-size: 7.5pt; table-layout: fixed; }
-table.audit td:nth-child(1) { width: 30mm; } table.audit td:nth-child(2) { width: 28mm; }
+table.audit td { overflow-wrap: anywhere; }
+table.audit th:nth-child(1) { width: 34mm; } table.audit th:nth-child(2) { width: 30mm; }
 .settings { columns: 2; column-gap: 6mm; font-size: 7.5pt; }
 .settings .kv { break-inside: avoid; overflow-wrap: anywhere; }
 .settings .k { font-weight: bold; }
