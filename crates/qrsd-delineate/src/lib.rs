@@ -60,6 +60,9 @@ pub struct DelineationConfig {
     /// Global boundary: the combined slope must exceed this multiple of its own noise floor.
     #[serde(default = "d_global_noise_factor")]
     pub global_noise_factor: f64,
+    /// The noise floor of the combined slope never exceeds this fraction of its peak.
+    #[serde(default = "d_global_noise_cap")]
+    pub global_noise_cap: f64,
     /// Global boundary source: 0 = combined multi-lead slope, 1 = rank over per-lead boundaries,
     /// 2 = the outer of the two.
     #[serde(default)]
@@ -82,6 +85,9 @@ pub struct DelineationConfig {
 
 fn d_noise_window_ms() -> f64 {
     40.0
+}
+fn d_global_noise_cap() -> f64 {
+    0.2
 }
 fn d_global_offset_fraction() -> f64 {
     0.08
@@ -116,6 +122,7 @@ impl Default for DelineationConfig {
             global_mode: 1,
             refine_factor: 2.0,
             global_offset_fraction: d_global_offset_fraction(),
+            global_noise_cap: d_global_noise_cap(),
             onset_shift_ms: 0.0,
             offset_shift_ms: 0.0,
         }
@@ -156,9 +163,9 @@ pub struct Delineation {
     pub r_index: usize,
 }
 
-/// Smallest slope noise assumed, µV/ms: a 0.5 µV amplifier LSB over the ±4 ms differentiator, roughly;
+/// Smallest slope noise assumed, µV/ms (≈ 1.5 µV RMS amplifier noise through the ±4 ms differentiator);
 /// keeps the noise-relative thresholds meaningful on noise-free (synthetic or heavily filtered) input.
-const MIN_NOISE_UV_PER_MS: f64 = 0.1;
+const MIN_NOISE_UV_PER_MS: f64 = 0.3;
 
 /// What is known about a beat besides its samples.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -432,7 +439,9 @@ impl Delineator {
         if peak <= 0.0 {
             return None;
         }
-        let floor = self.cfg.global_noise_factor * g_noise;
+        // In heavy noise the noise floor could rise above the edges of a wide QRS and cut it short: it
+        // never rises above `global_noise_cap` of the peak.
+        let floor = (self.cfg.global_noise_factor * g_noise).min(self.cfg.global_noise_cap * peak);
         let thr = (self.cfg.global_fraction * peak).max(floor);
         let thr_off = (self.cfg.global_offset_fraction * peak).max(floor);
         let quiet = self.samples(self.cfg.quiet_ms).max(1);
