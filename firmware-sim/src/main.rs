@@ -18,6 +18,43 @@ use firmware_sim::scenario::{Scenario, Timeline};
 use firmware_sim::{patched_config, truth::truth_line};
 use qrsd_synth::{LeadOffWindow, Rhythm, SynthConfig};
 
+/// Diagnostics go through a bounded queue to a thread that writes stderr, so a reader that never drains
+/// stderr (a test harness with a piped stderr) can never stall the amplifier; lines are dropped instead.
+static LOG: std::sync::OnceLock<mpsc::SyncSender<String>> = std::sync::OnceLock::new();
+/// Lines queued and not yet written.
+static LOG_PENDING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn log_line(s: String) {
+    use std::sync::atomic::Ordering;
+    let tx = LOG.get_or_init(|| {
+        let (tx, rx) = mpsc::sync_channel::<String>(1024);
+        std::thread::spawn(move || {
+            let mut e = io::stderr();
+            for l in rx {
+                let _ = writeln!(e, "{l}");
+                LOG_PENDING.fetch_sub(1, Ordering::SeqCst);
+            }
+        });
+        tx
+    });
+    LOG_PENDING.fetch_add(1, Ordering::SeqCst);
+    if tx.try_send(s).is_err() {
+        LOG_PENDING.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Wait (at most `max`) until the queued diagnostics are written.
+fn log_flush(max: Duration) {
+    let until = Instant::now() + max;
+    while LOG_PENDING.load(std::sync::atomic::Ordering::SeqCst) > 0 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+macro_rules! log {
+    ($($t:tt)*) => { log_line(format!($($t)*)) };
+}
+
 const AFTER_HELP: &str = concat!(
     "OUTPUT:
   --pty prints the pty slave path (e.g. /dev/pts/7) as the first stdout line, and a new line with the new
@@ -181,10 +218,12 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    let r = run(cli);
+    log_flush(Duration::from_millis(500));
+    match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("firmware-sim: error: {e}");
+            let _ = writeln!(io::stderr(), "firmware-sim: error: {e}");
             ExitCode::from(2)
         }
     }
@@ -339,8 +378,12 @@ impl Sink {
                 use std::os::unix::fs::OpenOptionsExt;
                 let f = std::fs::OpenOptions::new()
                     .write(true)
+                    .create(false)
                     .custom_flags(nix::fcntl::OFlag::O_NOCTTY.bits())
-                    .open(p)?;
+                    .open(p)
+                    .map_err(|e| {
+                        io::Error::new(e.kind(), format!("cannot open {}: {e}", p.display()))
+                    })?;
                 if nix::unistd::isatty(&f).unwrap_or(false) {
                     use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg};
                     if let Ok(mut t) = tcgetattr(&f) {
@@ -354,11 +397,13 @@ impl Sink {
             Target::Pty { link } => {
                 let (master, path) = open_pty()?;
                 if let Some(l) = link {
-                    update_link(l, &path)?;
+                    update_link(l, &path).map_err(|e| {
+                        io::Error::new(e.kind(), format!("cannot link {}: {e}", l.display()))
+                    })?;
                 }
+                // Best effort: the host may have stopped reading stdout after the first line.
                 let mut so = io::stdout().lock();
-                writeln!(so, "{}", path.display())?;
-                so.flush()?;
+                let _ = writeln!(so, "{}", path.display()).and_then(|_| so.flush());
                 self.fd_file = Some(master);
             }
         }
@@ -530,7 +575,7 @@ impl Runner {
         if let Value::Object(m) = &mut v {
             m.insert("t_s".into(), json!(sample as f64 / self.fs()));
         }
-        eprintln!("firmware-sim: fault {human}");
+        log!("firmware-sim: fault {human}");
         self.fault_log.line(&v.to_string());
     }
 
@@ -540,13 +585,13 @@ impl Runner {
                 match patched_config(self.amp.synth().config(), &patch)
                     .and_then(|c| Ok(self.amp.synth_mut().set_config(c)?))
                 {
-                    Ok(()) => eprintln!("firmware-sim: ok {patch}"),
-                    Err(e) => eprintln!("firmware-sim: error: {e}"),
+                    Ok(()) => log!("firmware-sim: ok {patch}"),
+                    Err(e) => log!("firmware-sim: error: {e}"),
                 }
             }
             Command::LeadOff { lead, off } => match self.amp.synth_mut().set_lead_off(lead, off) {
-                Ok(()) => eprintln!("firmware-sim: ok lead-off {lead} {off}"),
-                Err(e) => eprintln!("firmware-sim: error: {e}"),
+                Ok(()) => log!("firmware-sim: ok lead-off {lead} {off}"),
+                Err(e) => log!("firmware-sim: error: {e}"),
             },
             Command::Unplug { seconds } => self.start_outage(FaultKind::Disconnect, seconds),
             Command::Stall { seconds } => self.start_outage(FaultKind::Stall, seconds),
@@ -593,7 +638,7 @@ impl Runner {
             match self.sink.connect() {
                 Ok(()) => self.amp.request_hello(),
                 Err(e) => {
-                    eprintln!("firmware-sim: error: cannot re-create the link: {e}");
+                    log!("firmware-sim: error: cannot re-create the link: {e}");
                     self.quit = true;
                 }
             }
@@ -621,7 +666,7 @@ impl Runner {
                 let set = sc.phases[i].set.clone();
                 let label = sc.phases[i].label.clone();
                 let cmds = sc.phase_commands(i);
-                eprintln!("firmware-sim: phase {i} `{label}` at sample {pos}");
+                log!("firmware-sim: phase {i} `{label}` at sample {pos}");
                 if let Some(s) = set {
                     self.apply(Command::Set(s));
                 }
@@ -864,7 +909,7 @@ fn run(cli: Cli) -> Res<()> {
             match commands::parse(&line) {
                 Ok(Some(c)) => r.apply(c),
                 Ok(None) => {}
-                Err(e) => eprintln!("firmware-sim: error: {e}"),
+                Err(e) => log!("firmware-sim: error: {e}"),
             }
         }
         let mut target = if cli.max_speed {
@@ -882,7 +927,7 @@ fn run(cli: Cli) -> Res<()> {
             break;
         }
         if r.sink.closed_by_reader {
-            eprintln!("firmware-sim: the reader closed stdout; stopping");
+            log!("firmware-sim: the reader closed stdout; stopping");
             break;
         }
         if !cli.max_speed {
@@ -916,7 +961,7 @@ fn run(cli: Cli) -> Res<()> {
     if let Target::Pty { link: Some(l) } = &r.sink.target {
         let _ = std::fs::remove_file(l);
     }
-    eprintln!(
+    log!(
         "firmware-sim: done, {} samples ({:.1} s of signal)",
         r.amp.position(),
         r.amp.position() as f64 / fs

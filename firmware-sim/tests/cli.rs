@@ -535,3 +535,25 @@ fn lead_off_saturation_and_no_pace_flag() {
         "status follows the electrode back on"
     );
 }
+
+#[test]
+fn device_file_output() {
+    let dir = tmp("device");
+    let out = dir.join("stream.bin");
+    std::fs::write(&out, b"").unwrap();
+    let (stdout, _) = run(&[
+        "--device",
+        out.to_str().unwrap(),
+        "--max-speed",
+        "--seconds",
+        "2",
+        "--fs",
+        "1000",
+        "--linger-s",
+        "0",
+    ]);
+    assert!(stdout.is_empty());
+    let d = decode(&std::fs::read(&out).unwrap());
+    assert_eq!(d.samples, 2000);
+    assert_eq!(d.lost_samples, 0);
+}
