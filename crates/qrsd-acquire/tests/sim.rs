@@ -70,7 +70,8 @@ fn real_time_pacing_no_drift_and_chunk_size() {
     assert_eq!(n, 300);
     // 0.6 s of signal takes 0.6 s: never early, and (on a loaded machine) not much late.
     assert!(el >= Duration::from_millis(595), "{el:?}");
-    assert!(el < Duration::from_millis(900), "{el:?}");
+    // Generous upper bound: a loaded CI machine may run late, never early.
+    assert!(el < Duration::from_millis(1600), "{el:?}");
     // 16 ms chunks at 500 Hz = 8 frames; the first arrives after ~16 ms, not at once.
     let c0 = evs.iter().find_map(|e| match e {
         SourceEvent::Chunk(c) => Some(c.n_frames()),

@@ -1,9 +1,10 @@
 //! Locating workspace binaries from this package's tests.
 //!
 //! `CARGO_BIN_EXE_<name>` exists only for binaries of the package under test, so the end-to-end tests
-//! build `firmware-sim` and `qrsd` themselves, once per test process: `cargo build -p firmware-sim
-//! --bin firmware-sim -p qrsd --bin qrsd` (the dev profile, into the same target directory, so it is a
-//! no-op when they are up to date) and take them from `<target>/debug/`. The target directory is the
+//! build `firmware-sim` and `qrsd` themselves, once per test process: `cargo build --profile test -p
+//! firmware-sim --bin firmware-sim -p qrsd --bin qrsd` (the profile `cargo test` builds those binaries
+//! with, into the same target directory, so it is a no-op when `cargo test --workspace` has built them
+//! already) and take them from `<target>/debug/`. The target directory is the
 //! parent of `CARGO_TARGET_TMPDIR` (`<target>/tmp`), which honours `CARGO_TARGET_DIR`.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
@@ -24,6 +25,8 @@ pub fn bins() -> &'static (PathBuf, PathBuf) {
             .args([
                 "build",
                 "--quiet",
+                "--profile",
+                "test",
                 "-p",
                 "firmware-sim",
                 "--bin",
