@@ -14,6 +14,22 @@
 //! `first_sample` of a [`Chunk`] counts frames from the first frame of the session at the source's rate.
 //! Missing frames (sequence gaps, stalls, unplug) advance the count: sample numbers are time, and a
 //! [`SourceEvent::Gap`] precedes the chunk that follows a hole.
+//!
+//! # The parts
+//! * [`SimSource`] ([`sim`]): the in-process amplifier simulator (embedded default of the service) over
+//!   `qrsd-synth`: 8 acquired channels (I, II, V1..V6 — the host derives III, aVR, aVL, aVF with
+//!   [`derive_12`]), hardware pace flag, lead-off; real time without drift, N× or max ([`Speed`]);
+//!   [`SimControl`] changes it while it runs and exposes the truth of generated beats (bounded ring).
+//! * [`ReplaySource`] ([`replay`]): WFDB/EDF/CSV files at 1×, N× or max, typed errors.
+//! * [`SerialSource`] ([`serial`]): the amplifier protocol (`qrsd-protocol`) on a serial port or pty,
+//!   with CRC/garbage counters, gap reasons, a watchdog and reconnection with back-off.
+//! * [`Recorder`] / [`RecorderThread`] ([`record`]): every session as a crash-safe WFDB record (format
+//!   24, gaps as invalid samples, `~` gap / `"` lead-off / `^` stimulus annotations, fsync and atomic
+//!   header/annotation replacement every second). For live use the recorder runs on its own thread fed
+//!   by a bounded channel that never blocks the consumer ([`RecorderThread::send`]).
+//!
+//! Non-live sources (replay, simulator at [`Speed::Max`]) wait for room instead of dropping
+//! ([`EventSender::send_blocking`]); live ones never wait ([`EventSender::send`]).
 #![deny(missing_docs)]
 
 pub mod leads;

@@ -15,7 +15,7 @@
 //!   corrupted frames). A device restart (new session id, counters from zero) with the same stream
 //!   continues the numbering with a [`GapReason::Disconnect`] gap *estimated from arrival times*; with a
 //!   different rate or channel list it starts a new session ([`SourceEvent::Started`], numbering from 0).
-//! * **Counters** ([`SourceStatus`]): CRC errors and discarded bytes from the decoder, gaps and missing
+//! * **Counters** ([`SourceStatus`](crate::SourceStatus)): CRC errors and discarded bytes from the decoder, gaps and missing
 //!   frames, reconnections.
 //! * **Watchdog**: no bytes for longer than [`SerialOptions::watchdog`] → state
 //!   [`SourceState::Stalled`] (a [`SourceEvent::Status`] is sent).
