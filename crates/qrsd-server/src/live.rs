@@ -934,6 +934,7 @@ fn wall_of(sess: &Session, s: u64) -> Option<f64> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use std::sync::atomic::AtomicBool;
 
     #[test]
     fn derives_limb_leads() {
@@ -959,5 +960,156 @@ mod tests {
         let (map, leads) = lead_map(&names);
         assert!(matches!(map, LeadMap::Direct));
         assert_eq!(leads, names);
+    }
+
+    /// A source that plays a synthetic recording with a short and a long hole in it.
+    struct Script {
+        rec: qrsd_synth::SynthRecording,
+        holes: Vec<(u64, u64)>,
+    }
+
+    impl qrsd_acquire::Source for Script {
+        fn run(
+            self: Box<Self>,
+            out: &mut qrsd_acquire::EventSender,
+            stop: &qrsd_acquire::StopFlag,
+        ) -> Result<(), qrsd_acquire::SourceError> {
+            let names: Vec<String> = qrsd_synth::LEAD_NAMES
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            let idx: Vec<usize> = names
+                .iter()
+                .map(|n| self.rec.leads.iter().position(|(m, _)| m == n).unwrap())
+                .collect();
+            out.send_blocking(
+                SourceEvent::Started(StreamInfo {
+                    fs_hz: self.rec.fs_hz,
+                    lead_names: names,
+                    description: "script".into(),
+                    firmware: None,
+                    has_hw_pace: true,
+                }),
+                stop,
+            );
+            let n = self.rec.len_samples() as u64;
+            let mut s = 0u64;
+            while s < n {
+                if let Some(&(at, len)) = self.holes.iter().find(|h| h.0 == s) {
+                    out.send_blocking(
+                        SourceEvent::Gap {
+                            at_sample: at,
+                            missing_frames: len,
+                            reason: qrsd_acquire::GapReason::SequenceGap,
+                        },
+                        stop,
+                    );
+                    s += len;
+                    continue;
+                }
+                let next_hole = self.holes.iter().map(|h| h.0).filter(|&h| h > s).min();
+                let end = (s + 20).min(n).min(next_hole.unwrap_or(u64::MAX));
+                let mut c = Chunk {
+                    first_sample: s,
+                    received_at: Some(SystemTime::now()),
+                    ..Chunk::default()
+                };
+                for k in s..end {
+                    for &l in &idx {
+                        c.samples_uv.push(self.rec.leads[l].1[k as usize] as f32);
+                    }
+                    c.pace.push(self.rec.pace_flags[k as usize]);
+                    c.lead_off.push(0);
+                }
+                out.send_blocking(SourceEvent::Chunk(c), stop);
+                s = end;
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn short_gaps_are_held_long_gaps_reset_and_sample_numbers_stay_session_time() {
+        let cfg = qrsd_synth::SynthConfig {
+            fs_hz: 500.0,
+            hrv_ms: 0.0,
+            ..qrsd_synth::SynthConfig::default()
+        };
+        let rec = qrsd_synth::generate(&cfg, 40.0).unwrap();
+        let truth: Vec<u64> = rec.truth.iter().map(|t| t.r_sample).collect();
+        // A 0.2 s hole (held) and a 4 s hole (pipeline reset).
+        let holes = vec![(5_000u64, 100u64), (10_000, 2_000)];
+        let metrics = Arc::new(Metrics::default());
+        let hub = Hub::new(65_536, Arc::clone(&metrics));
+        let mut rx = hub.subscribe();
+        let snapshot = Arc::new(Mutex::new(SourceSnapshot::default()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let handle = qrsd_acquire::spawn(
+            Box::new(Script {
+                rec,
+                holes: holes.clone(),
+            }),
+            64,
+        );
+        let t = spawn_live(
+            handle,
+            LiveConfig {
+                pipeline: PipelineConfig::new(500.0, Vec::new()),
+                display_rate_hz: 250.0,
+                display_batch_ms: 40.0,
+                shutdown: Arc::clone(&stop),
+            },
+            hub,
+            Arc::clone(&metrics),
+            Arc::clone(&snapshot),
+            Vec::new(),
+        )
+        .unwrap();
+        let mut beats = Vec::new();
+        let mut gap_msgs = 0;
+        let t0 = std::time::Instant::now();
+        loop {
+            match rx.try_recv() {
+                Ok((_, m)) => {
+                    let v: Value = serde_json::from_str(&m).unwrap();
+                    if v["type"] == "beat" {
+                        beats.push(v);
+                    } else if v["event"] == "gap" {
+                        gap_msgs += 1;
+                    } else if v["event"] == "ended" {
+                        break;
+                    }
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(5)),
+            }
+            assert!(t0.elapsed() < Duration::from_secs(60));
+        }
+        stop.store(true, Ordering::Relaxed);
+        t.join().unwrap();
+        assert_eq!(gap_msgs, 2);
+        let snap = snapshot.lock().unwrap().clone();
+        assert_eq!(snap.pipeline_resets, 1, "the long gap reset the pipeline");
+        assert_eq!(snap.gaps, 2);
+        // Every beat's R is a generated beat's R, in session samples, before and after the reset.
+        let mut after_reset = 0;
+        for b in &beats {
+            let r = b["r_sample"].as_u64().unwrap();
+            let d = truth.iter().map(|&t| t.abs_diff(r)).min().unwrap();
+            assert!(
+                d <= 15,
+                "beat at {r} is {d} samples from any generated beat"
+            );
+            let near_short_gap = r + 250 >= 5_000 && r <= 5_100 + 250;
+            if near_short_gap {
+                assert_eq!(b["gap"], true, "beat at {r} overlaps the held gap");
+            }
+            if r > 12_000 {
+                after_reset += 1;
+            }
+        }
+        // 16 s of signal after the hole at 70 bpm: ~18 beats (those of the detector's 2 s learning
+        // period are reported when it ends).
+        assert!(after_reset >= 16, "beats after the reset: {after_reset}");
+        assert_eq!(metrics.gaps.load(Ordering::Relaxed), 2);
     }
 }

@@ -38,6 +38,7 @@ struct Active {
     procedure_id: i64,
     site_id: Option<i64>,
     kind: MeasurementKind,
+    beats_required: usize,
     started: Instant,
     /// Latest partial result from the live thread.
     partial: Option<Value>,
@@ -419,6 +420,7 @@ impl Workflow {
                 procedure_id,
                 site_id: site,
                 kind,
+                beats_required: row.beats_required,
                 started: Instant::now(),
                 partial: None,
             });
@@ -626,6 +628,8 @@ impl Workflow {
                 o.insert("kind".into(), json!(a.kind));
                 o.insert("status".into(), json!("collecting"));
                 o.insert("interrupted".into(), json!(false));
+                o.insert("beats_required".into(), json!(a.beats_required));
+                o.entry("beats_used").or_insert(json!(0));
                 o.insert("elapsed_s".into(), json!(a.started.elapsed().as_secs_f64()));
                 o.insert("qrsd_ms".into(), Value::Null);
             }

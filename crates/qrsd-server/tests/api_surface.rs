@@ -295,3 +295,75 @@ async fn stream_numbers_messages_and_a_stalled_client_stalls_nothing() {
     drop(stalled);
     s.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_ends_a_measurement_and_it_is_committed() {
+    let s = TestServer::start(config("stop", 4.0)).await;
+    let (st, p) = s
+        .send(
+            "POST",
+            "/api/v1/procedures",
+            Some(&json!({"case_id": "STOP-1"})),
+        )
+        .await;
+    assert_eq!(st, 201);
+    let pid = p["id"].as_i64().unwrap();
+    // Wait for the source to stream.
+    let t0 = Instant::now();
+    while s.get("/api/v1/source").await.1["fs_hz"].is_null() {
+        assert!(t0.elapsed() < Duration::from_secs(10));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (st, m) = s
+        .send(
+            "POST",
+            &format!("/api/v1/procedures/{pid}/baseline"),
+            Some(&json!({"beats": 50, "timeout_s": 120})),
+        )
+        .await;
+    assert_eq!(st, 202, "{m}");
+    let mid = m["id"].as_i64().unwrap();
+    let (st, m) = s.get(&format!("/api/v1/measurements/{mid}")).await;
+    assert_eq!(st, 200);
+    assert_eq!(m["status"], "collecting");
+    assert_eq!(m["beats_required"], 50);
+    // A site measurement cannot start meanwhile.
+    let (_, site) = s
+        .send(
+            "POST",
+            &format!("/api/v1/procedures/{pid}/sites"),
+            Some(&json!({"vein": "lateral", "segment": "mid"})),
+        )
+        .await;
+    let sid = site["id"].as_i64().unwrap();
+    let (st, e) = s
+        .send(
+            "POST",
+            &format!("/api/v1/procedures/{pid}/sites/{sid}/measurements"),
+            None,
+        )
+        .await;
+    assert_error(st, &e, 409);
+    assert_eq!(e["error"]["code"], "measurement_in_progress");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (st, m) = s
+        .send("POST", &format!("/api/v1/measurements/{mid}/stop"), None)
+        .await;
+    assert_eq!(st, 200, "{m}");
+    assert_ne!(m["status"], "collecting", "{m}");
+    assert_eq!(m["reason_code"], "stopped");
+    let (st, e) = s
+        .send("POST", &format!("/api/v1/measurements/{mid}/stop"), None)
+        .await;
+    assert_error(st, &e, 409);
+    // Now the site can be measured.
+    let (st, _) = s
+        .send(
+            "POST",
+            &format!("/api/v1/procedures/{pid}/sites/{sid}/measurements"),
+            None,
+        )
+        .await;
+    assert_eq!(st, 202);
+    s.shutdown().await;
+}
