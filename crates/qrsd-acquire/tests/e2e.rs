@@ -21,6 +21,14 @@ use qrsd_acquire::{
 use qrsd_pipeline::{Beat, Pipeline, PipelineConfig};
 use serde_json::Value;
 
+/// The e2e tests run one at a time (pseudo-terminal numbers are reused as soon as one closes; see
+/// tests/serial.rs), which also keeps the simulator's real-time pacing undisturbed on 2 cores.
+static E2E: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn e2e_lock() -> std::sync::MutexGuard<'static, ()> {
+    E2E.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 struct Sim {
     child: Child,
     link: PathBuf,
@@ -253,6 +261,7 @@ fn accuracy(a: &Acquired, truth: &[Value]) -> Accuracy {
 
 #[test]
 fn serial_link_to_pipeline_matches_truth_at_500_and_1000_hz() {
+    let _serial = e2e_lock();
     let mut report = Vec::new();
     let mut failures = Vec::new();
     for fs in ["500", "1000"] {
@@ -372,6 +381,7 @@ fn serial_link_to_pipeline_matches_truth_at_500_and_1000_hz() {
 
 #[test]
 fn link_faults_are_survived_counted_and_annotated() {
+    let _serial = e2e_lock();
     let dir = temp_dir("e2e-faults");
     let mut sim = start_sim(
         &dir,
@@ -554,6 +564,7 @@ fn link_faults_are_survived_counted_and_annotated() {
 
 #[test]
 fn qrsd_record_then_analyze() {
+    let _serial = e2e_lock();
     let dir = temp_dir("e2e-cli");
     let mut sim = start_sim(
         &dir,

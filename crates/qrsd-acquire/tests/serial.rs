@@ -18,6 +18,14 @@ use qrsd_acquire::{
 use qrsd_protocol::{Encoder, Hello, SamplesIn};
 
 const FS: u64 = 1000;
+
+/// The pty tests run one at a time: pseudo-terminal numbers are reused as soon as one is closed, and two
+/// tests unplugging and replugging at once were seen to cross-read each other's streams.
+static PTY_TESTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn pty_lock() -> std::sync::MutexGuard<'static, ()> {
+    PTY_TESTS.lock().unwrap_or_else(|e| e.into_inner())
+}
 const SPF: usize = 10;
 
 fn code(k: u64, c: usize) -> i32 {
@@ -290,6 +298,7 @@ fn check(out: &Outcome, intact: &[u64], lost: &[(Fault, u64)], total: u64) {
 
 #[test]
 fn faults_are_survived_counted_and_gapped() {
+    let _serial = pty_lock();
     let dir = temp_dir("serial");
     let link = dir.join("amp");
     let frames = 900; // 9 s of signal at 1000 Hz, played at 4× (frames skipped by a pause are lost)
@@ -344,6 +353,7 @@ fn faults_are_survived_counted_and_gapped() {
 
 #[test]
 fn file_io_fallback_on_a_pty() {
+    let _serial = pty_lock();
     let dir = temp_dir("serial-file");
     let link = dir.join("amp");
     let frames = 300;
@@ -389,4 +399,110 @@ fn missing_device_keeps_retrying_without_panic() {
     assert_eq!(st.state, SourceState::Connecting);
     assert!(st.last_error.is_some());
     h.stop().unwrap();
+}
+
+/// A device that restarts (new session id, counters from 0) while unplugged: one session continues, the
+/// hole is a Disconnect gap estimated from arrival times, values after it are the new device's.
+#[test]
+fn device_restart_continues_the_session_with_an_estimated_gap() {
+    let _serial = pty_lock();
+    let dir = temp_dir("serial-restart");
+    let link = dir.join("amp");
+    let amp_link = link.clone();
+    let amp = std::thread::spawn(move || {
+        let send_phase = |pty: &mut Pty, session: u32, offset: u64| {
+            let mut enc = Encoder::new();
+            let hello = Hello {
+                session_id: session,
+                ..Hello::default()
+            };
+            let mut buf = Vec::new();
+            enc.hello(&hello, &mut buf).unwrap();
+            pty.master.write_all(&buf).unwrap();
+            let t0 = Instant::now();
+            for f in 0..100u64 {
+                if let Some(d) =
+                    (t0 + Duration::from_millis(10 * f)).checked_duration_since(Instant::now())
+                {
+                    std::thread::sleep(d);
+                }
+                let first = f * SPF as u64;
+                let codes: Vec<i32> = (0..SPF as u64)
+                    .flat_map(|i| (0..8).map(move |c| code(first + i + offset, c)))
+                    .collect();
+                buf.clear();
+                enc.samples(
+                    &SamplesIn {
+                        first_sample: first as u32,
+                        n_channels: 8,
+                        codes: &codes,
+                        flags: &[0; SPF],
+                        lead_off: &[0; SPF],
+                        electrode_lead_off: 0,
+                        channel_saturated: 0,
+                    },
+                    &mut buf,
+                )
+                .unwrap();
+                pty.master.write_all(&buf).unwrap();
+            }
+        };
+        let mut pty = plug(&amp_link);
+        send_phase(&mut pty, 1, 0);
+        std::thread::sleep(Duration::from_millis(50));
+        let _ = std::fs::remove_file(&amp_link);
+        drop(pty);
+        std::thread::sleep(Duration::from_millis(300));
+        let mut pty = plug(&amp_link);
+        send_phase(&mut pty, 2, 5000);
+        std::thread::sleep(Duration::from_millis(300));
+    });
+    std::thread::sleep(Duration::from_millis(30));
+    // The amplifier is done after ~2.7 s; collect until then.
+    let out = run_host(&link, false, u64::MAX, Duration::from_millis(3500));
+    amp.join().unwrap();
+    let mut started = 0;
+    let mut gaps = Vec::new();
+    let mut next = 0u64;
+    let mut after: Vec<(u64, f32)> = Vec::new();
+    for e in &out.events {
+        match e {
+            SourceEvent::Started(_) => started += 1,
+            SourceEvent::Gap {
+                at_sample,
+                missing_frames,
+                reason,
+            } => {
+                assert_eq!(*at_sample, next);
+                gaps.push((*reason, *missing_frames));
+                next += missing_frames;
+            }
+            SourceEvent::Chunk(c) => {
+                assert_eq!(c.first_sample, next);
+                for f in 0..c.n_frames() {
+                    let k = c.first_sample + f as u64;
+                    if k < 1000 {
+                        assert_eq!(c.samples_uv[f * 8], uv(k, 0));
+                    } else {
+                        after.push((k, c.samples_uv[f * 8]));
+                    }
+                }
+                next += c.n_frames() as u64;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(started, 1, "same stream: one session");
+    assert_eq!(gaps.len(), 1, "{gaps:?}");
+    let (reason, n) = gaps[0];
+    assert_eq!(reason, GapReason::Disconnect);
+    // 50 ms + 300 ms unplugged + reopen back-off: the estimate is within a few hundred ms of it.
+    assert!((250..=900).contains(&n), "estimated gap {n}");
+    assert_eq!(after.len(), 1000, "the new device's 1000 samples delivered");
+    let base = after[0].0;
+    assert_eq!(base, 1000 + n);
+    for (i, (_, v)) in after.iter().enumerate() {
+        assert_eq!(*v, uv(i as u64 + 5000, 0));
+    }
+    out.handle.stop().unwrap();
 }
