@@ -105,8 +105,11 @@ async fn main() {
         pct(&publish, 0.5),
         pct(&publish, 0.99)
     );
+    let post_ms = qrsd_pipeline::PipelineConfig::new(1000.0, Vec::new())
+        .delineation
+        .post_ms;
     println!(
-        "R -> QRS offset in these beats: median {:.0} ms (the delineator waits 350 ms after R)",
+        "R -> QRS offset in these beats: median {:.0} ms (the delineator waits {post_ms} ms after R)",
         pct(&offset_to_emit_margin, 0.5)
     );
     running.shutdown().await;
