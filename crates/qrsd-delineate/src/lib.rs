@@ -1,17 +1,18 @@
 //! QRS onset and offset, per lead and global, from a window of conditioned samples around one beat.
 //!
-//! Method (slope thresholds, after Laguna et al., Comput Biomed Res 1994, and the multi-lead boundary rule
-//! of automated 12-lead measurement, IEC 60601-2-25):
-//! 1. Each lead is differentiated over ±[`DelineationConfig::derivative_half_span_ms`] (a differentiator
-//!    with a built-in ≈ 60 Hz low-pass), giving slopes in µV/ms that ignore baseline offset and the slow
-//!    tail a causal high-pass leaves after the QRS.
-//! 2. Global QRS: the slopes of all leads are summed; from the steepest point near R the boundary moves
-//!    outwards until the summed slope has stayed under a fraction of its peak (and above the window's own
-//!    noise level) for a quiet interval. Earliest onset and latest offset over leads are then taken inside
-//!    that region.
-//! 3. Per lead: inside the global region (plus a margin), the first and last samples where the lead's slope
-//!    reaches a fraction of its own maximum mark the first and last QRS deflections; each boundary walks
-//!    outwards from there to where the slope falls to a smaller fraction of the lead's maximum.
+//! Method (slope thresholds relative to measured noise, after Laguna et al., Comput Biomed Res 1994 and
+//! Martínez et al., IEEE TBME 2004; global boundary rule of IEC 60601-2-25; docs/algorithms.md):
+//! 1. Each lead is differentiated over ±[`DelineationConfig::derivative_half_span_ms`] (µV/ms).
+//! 2. Each lead's slope noise is measured in the window's quietest stretches (a low quantile of the RMS
+//!    over sliding windows), leaving out a known stimulus artefact.
+//! 3. QRS region: the noise-weighted slopes of all leads combined in quadrature, grown from its peak near
+//!    R until it stays under max(fraction of the peak, multiple of its noise) for a quiet interval.
+//! 4. Per lead, in that region: the first and last significant slope extrema (against the lead's largest
+//!    slope and its noise); the boundaries walk outwards to where |slope| falls under max(fraction of
+//!    that extremum, 3 noise SDs), then move to where the signal itself leaves its outside level by
+//!    2 amplitude-noise SDs (removing the differentiator's steepness-dependent smear).
+//! 5. Paced beats ([`BeatHints`]): no onset inside the stimulus artefacts.
+//! 6. Global: 2nd-earliest onset to 2nd-latest offset with ≥ 6 leads, earliest/latest otherwise.
 //!
 //! Everything works in ms and converts to samples at the record's rate, so the same settings hold at 250,
 //! 360, 500, 1000 and 2000 Hz. The delineator is a pure function of its window: run live or offline, the
