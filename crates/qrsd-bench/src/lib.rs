@@ -17,6 +17,8 @@
 //! 10 samples per frame as the simulator sends them) and measures [`qrsd_protocol::Decoder::feed`].
 #![deny(missing_docs)]
 
+pub mod api_fuzz;
+
 use qrsd_condition::{FilterConfig, LeadFilter, PaceBlanker, PaceConfig};
 use qrsd_delineate::{BeatHints, Delineation, DelineationConfig, Delineator};
 use qrsd_detect::{Detection, DetectorConfig, QrsDetector};
