@@ -46,9 +46,9 @@ pub struct DelineationConfig {
     pub max_half_width_ms: f64,
     /// Stop a boundary walk at a local minimum of |slope| (a flattening) before the threshold.
     pub stop_at_minimum: bool,
-    /// A slope extremum is significant only above this multiple of the lead's median |slope| (noise).
+    /// A slope extremum is significant only above this multiple of the lead's slope noise (RMS, quiet stretches).
     pub noise_factor: f64,
-    /// A boundary walk stops below this multiple of the lead's median |slope|.
+    /// A boundary walk stops below this multiple of the lead's slope noise.
     pub walk_noise_factor: f64,
     /// Global onset/offset = this-earliest onset / this-latest offset over the leads (with ≥ 6 leads).
     pub global_rank: usize,
