@@ -58,6 +58,23 @@ fn plug(link: &Path) -> Pty {
     }
 }
 
+/// Wait (up to 2 s) until the host has read everything written to the pty, so that an unplug loses only
+/// the frames of the pause and not, depending on machine load, the unread tail (a real unplug may lose that
+/// tail too; the e2e test with firmware-sim allows for it).
+fn drain(pty: &Pty) {
+    use std::os::fd::AsRawFd;
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(2) {
+        let mut n: nix::libc::c_int = 0;
+        // SAFETY: FIONREAD writes one c_int through the valid pointer; the fd is open for the call.
+        let r = unsafe { nix::libc::ioctl(pty._slave.as_raw_fd(), nix::libc::FIONREAD, &mut n) };
+        if r != 0 || n == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 /// What the amplifier script does at a frame index.
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Fault {
@@ -109,6 +126,7 @@ fn amplifier(link: PathBuf, script: Script) -> std::thread::JoinHandle<AmpResult
                     let is_unplug = matches!(fault, Some(Fault::Unplug(_)));
                     if is_unplug {
                         // Unlink first: a stale link could point at a pty number reused by another test.
+                        drain(pty.as_ref().unwrap());
                         let _ = std::fs::remove_file(&link);
                         pty = None;
                     }
@@ -450,6 +468,7 @@ fn device_restart_continues_the_session_with_an_estimated_gap() {
         let mut pty = plug(&amp_link);
         send_phase(&mut pty, 1, 0);
         std::thread::sleep(Duration::from_millis(50));
+        drain(&pty);
         let _ = std::fs::remove_file(&amp_link);
         drop(pty);
         std::thread::sleep(Duration::from_millis(300));
