@@ -240,6 +240,13 @@ fn accuracy(a: &Acquired, truth: &[Value]) -> Accuracy {
         if (on as f64) < 2.0 * a.fs || off + (0.5 * a.fs) as u64 >= a.covered {
             continue;
         }
+        // Beats within 1 s after a gap (filters settling on the held value) are not scored.
+        if a.gaps
+            .iter()
+            .any(|&(at, n, _)| on + (0.5 * a.fs) as u64 >= at && on <= at + n + a.fs as u64)
+        {
+            continue;
+        }
         acc.truths += 1;
         let near = |b: &&Beat| {
             (on..=off).contains(&b.r_sample) || (b.r_sample as f64 - r as f64).abs() * ms <= 75.0
@@ -287,12 +294,23 @@ fn serial_link_to_pipeline_matches_truth_at_500_and_1000_hz() {
             let a = acquire(&mut sim, &dir, 500);
             let truth = json_lines(&sim.truth);
             // Link: nothing lost on a clean link, and the recording holds exactly what was acquired.
-            assert!(
-                a.gaps.is_empty(),
-                "{fs} {rhythm}: gaps on a clean link {:?}",
-                a.gaps
-            );
-            assert_eq!(a.delivered, a.covered);
+            // No fault is injected: the only possible loss is frames the simulator could not write because
+            // the pty was full (a loaded machine), which it logs as `unsent`; every one is a gap.
+            let unsent: u64 = json_lines(&sim.faults)
+                .iter()
+                .filter(|f| f["fault"] == "unsent")
+                .filter(|f| f["sample"].as_u64().unwrap_or(0) >= a.origin)
+                .filter_map(|f| f["samples"].as_u64())
+                .sum();
+            let missing: u64 = a.gaps.iter().map(|g| g.1).sum();
+            assert_eq!(missing, unsent, "{fs} {rhythm}: gaps {:?}", a.gaps);
+            if !a.gaps.is_empty() {
+                eprintln!(
+                    "{fs} {rhythm}: link overflow on a loaded machine: {:?}",
+                    a.gaps
+                );
+            }
+            assert_eq!(a.delivered + missing, a.covered);
             assert!(
                 a.covered as f64 >= 29.0 * a.fs,
                 "{fs} {rhythm}: only {} samples",
@@ -337,7 +355,9 @@ fn serial_link_to_pipeline_matches_truth_at_500_and_1000_hz() {
                 out
             };
             let mut same = 0;
-            for b in &a.beats {
+            // (Only meaningful without gaps: around a gap the link run holds the last value.)
+            let linked: &[Beat] = if a.gaps.is_empty() { &a.beats } else { &[] };
+            for b in linked {
                 if let Some(d) = direct.iter().find(|d| d.r_sample.abs_diff(b.r_sample) <= 2) {
                     let (x, y) = (b.global.duration_ms(a.fs), d.global.duration_ms(a.fs));
                     if let (Some(x), Some(y)) = (x, y) {
@@ -350,9 +370,9 @@ fn serial_link_to_pipeline_matches_truth_at_500_and_1000_hz() {
                 }
             }
             assert!(
-                same + 1 >= a.beats.len(),
+                same + 1 >= linked.len(),
                 "{same} of {} beats match the in-process run",
-                a.beats.len()
+                linked.len()
             );
             let mut abs: Vec<f64> = acc.errors_ms.iter().map(|e| e.abs()).collect();
             let med = median(&mut abs);
