@@ -28,11 +28,21 @@ QRSD=${QRSD:-$REPO/target/release/qrsd}
 OUT=${OUT:-$REPO/out/nk2-vs-qrsd}
 SCORER=${SCORER:-$REPO/../shared/tools/score_delineation.py}
 mkdir -p "$OUT/qrsd"
+# A subset of records: a database folder whose RECORDS lists only them (data/ linked), so that both runs
+# and the scorer see the same records (the scorer counts unlisted records' beats as missed otherwise).
+if [ "$RECORDS" -gt 0 ]; then
+  LUDB_DIR=$(cd "$LUDB_DIR" && pwd)
+  mkdir -p "$OUT/db"
+  head -n "$RECORDS" "$LUDB_DIR/RECORDS" > "$OUT/db/RECORDS"
+  ln -sfn "$LUDB_DIR/data" "$OUT/db/data"
+  LUDB_DIR="$OUT/db"
+  RECORDS=0
+fi
+rm -f "$OUT"/qrsd/*.json
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- qrsd ---
 mapfile -t RECS < "$LUDB_DIR/RECORDS"
-[ "$RECORDS" -gt 0 ] && RECS=("${RECS[@]:0:$RECORDS}")
 t0=$(date +%s.%N)
 for r in "${RECS[@]}"; do
   "$QRSD" analyze "$LUDB_DIR/$r.hea" --json > "$OUT/qrsd/$(basename "$r").json"
