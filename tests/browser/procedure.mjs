@@ -36,6 +36,7 @@ const HEADFUL = flag('headful');
 const Q_BASE = 160; // simulated intrinsic LBBB QRSd, ms
 const Q_S1 = 140; // site 1 paced QRSd
 const Q_S2 = 125; // site 2 paced QRSd (shorter, then rejected)
+const Q_S3 = 143; // site 3 paced QRSd: within the 5 ms uncertainty of site 1 (a close call)
 const FIRST_BEAT_FAIL_MS = Number(opt('first-beat-fail-ms', '3000'));
 const EXTRA_SERVER_ARGS = (opt('server-args', '') || '').split(' ').filter(Boolean);
 fs.mkdirSync(OUT, { recursive: true });
@@ -68,6 +69,20 @@ function stopServer() {
   if (server && server.exitCode === null) { try { server.kill('SIGTERM'); } catch (e) { /* gone */ } }
 }
 process.on('exit', stopServer);
+// A step that throws (a selector never appears, the page crashed) ends the run as a failure, with the
+// summary and the server's log, rather than a bare stack trace.
+const bail = (e) => {
+  failed += 1;
+  failures.push(`aborted: ${e && e.message ? e.message.split('\n')[0] : e}`);
+  console.log(`\nABORTED: ${e && e.stack ? e.stack : e}`);
+  console.log('\nfailures:'); for (const f of failures) console.log(`  - ${f}`);
+  console.log('\nserver log (tail):'); console.log(serverLog.slice(-3000));
+  console.log(`\nbrowser: ${passed} passed, ${failed} failed`);
+  stopServer();
+  process.exit(1);
+};
+process.on('uncaughtException', bail);
+process.on('unhandledRejection', bail);
 process.on('SIGINT', () => { stopServer(); process.exit(130); });
 process.on('SIGTERM', () => { stopServer(); process.exit(143); });
 
@@ -268,6 +283,19 @@ if (!SOAK_ONLY) {
   await page.waitForFunction((k) => /rejected/.test(document.querySelector(`[data-testid=cell-${k}-status]`)?.textContent || ''), s2, { timeout: 10000 }).catch(() => {});
   await page.waitForFunction((k) => document.querySelector(`[data-testid=row-${k}]`)?.classList.contains('recommended'), s1, { timeout: 10000 }).catch(() => {});
 
+  // Site 3: anterolateral basal, within the measurement uncertainty of site 1: the page must warn.
+  const s3 = await addSite('anterolateral', 'basal', 'AL basal');
+  await setSim('biv', Q_S3);
+  await measureThroughPage(s3, `site 3 (BiV ${Q_S3} ms, button)`, () => page.click(`[data-testid=measure-${s3}]`));
+  const rec3 = await api('GET', `/api/v1/procedures/${procId}/recommendation`);
+  await page.waitForSelector('[data-testid=recommendation-warning]:not([hidden])', { timeout: 10000 }).catch(() => {});
+  const warnText = (await page.textContent('[data-testid=recommendation-warning]').catch(() => '')) || '';
+  const warnShown = await page.isVisible('[data-testid=recommendation-warning]');
+  console.log(`       API close_call ${rec3.close_call}, warnings ${JSON.stringify(rec3.warnings)}`);
+  console.log(`       page warning: ${warnText.trim()}`);
+  check(rec3.close_call === true, `the service calls sites 1 and 3 a close call (${Q_S1} vs ${Q_S3} ms)`);
+  check(warnShown && (rec3.warnings || []).every((w) => warnText.includes(w.replace(/\.$/, ''))), 'the page shows the close-call warning in plain words');
+
   // Every number on the page equals the API's.
   console.log('\n# page numbers against the API');
   const p = await api('GET', `/api/v1/procedures/${procId}`);
@@ -299,7 +327,7 @@ if (!SOAK_ONLY) {
     }
     console.log(`       row ${k}: status ${m.status}, QRSd ${m.qrsd_ms?.toFixed?.(1)} ms, II/V1/V6 ${['II', 'V1', 'V6'].map((l) => m.leads?.[l]?.qrsd_ms?.toFixed?.(1)).join('/')}, stim→end ${m.stim_to_end_ms?.toFixed?.(1)}, beats ${m.beats_used}/${m.beats_required}`);
   }
-  const truth = { baseline: Q_BASE, [s1]: Q_S1, [s2]: Q_S2 };
+  const truth = { baseline: Q_BASE, [s1]: Q_S1, [s2]: Q_S2, [s3]: Q_S3 };
   for (const [k, m] of rows) {
     if (truth[k] !== undefined && typeof m.qrsd_ms === 'number') console.log(`       row ${k}: simulator ${truth[k]} ms, measured ${m.qrsd_ms.toFixed(1)} ms (${(m.qrsd_ms - truth[k]).toFixed(1)} ms)`);
   }
@@ -321,6 +349,7 @@ if (!SOAK_ONLY) {
   check(html.includes(caseId), 'case id in the report');
   check(html.includes('quadripolar D1-M2 &lt;note&gt;') && !html.includes('<note>'), 'user text (site note) escaped in the report');
   check(html.includes('PL mid') && html.includes('phrenic stimulation'), 'report names the sites and the rejection');
+  check(/Caution: [^<]*cannot be told apart/.test(html) || html.includes('Caution:'), 'report carries the close-call warning');
   const svgs = await reportPage.$$eval('svg.ecg', (els) => els.map((e) => ({ w: e.getAttribute('width'), vb: e.getAttribute('viewBox'), onset: !!e.querySelector('.mark-onset'), offset: !!e.querySelector('.mark-offset') })));
   const rj = await api('GET', `/api/v1/procedures/${procId}/report`);
   fs.writeFileSync(path.join(OUT, 'report.json'), JSON.stringify(rj, null, 1));

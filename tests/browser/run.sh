@@ -6,6 +6,7 @@
 #   tests/browser/run.sh                 # procedure + 1-minute "keeps up" soak (CI)
 #   tests/browser/run.sh --minutes 10    # the full 10-minute soak
 #   tests/browser/run.sh --no-soak       # procedure only
+#   QRSD_BIN=target/debug/qrsd tests/browser/run.sh   # use an already built binary
 # Screenshots and soak figures: tests/browser/out/.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -21,7 +22,9 @@ if [[ ! -d "$here/node_modules/playwright-core" ]]; then
 fi
 
 cd "$root"
-if [[ "$profile" == release ]]; then
+if [[ -n "${QRSD_BIN:-}" ]]; then
+  bin="$QRSD_BIN"                       # a qrsd binary built elsewhere (no build here)
+elif [[ "$profile" == release ]]; then
   cargo build --release -p qrsd
   bin="$root/target/release/qrsd"
 else

@@ -775,7 +775,10 @@
       const runner = pick(rec, 'runner_up_site_id', 'second_site_id') ?? (rec.runner_up && rec.runner_up.site_id);
       const rr = runner !== undefined ? proc.rows.find((r) => r.key === String(runner)) : null;
       const close = rec.close_call === true || pick(rec, 'within_spread', 'ambiguous') === true;
-      warnBox.textContent = `Caution: ${String(warn).trim()}${close && rr ? ` (${siteName(row.site)} vs ${siteName(rr.site)})` : ''}${close ? ' They are not clearly different — choose between them on threshold, stability and phrenic stimulation, or re-measure.' : ''}`;
+      // The service's warning names both sites; without names, say which two are meant.
+      const named = rr && String(warn).includes(rr.site ? (rr.site.label || '') : '');
+      const sentence = String(warn).trim().replace(/\.?$/, '.');
+      warnBox.textContent = `Caution: ${sentence}${close && rr && !named ? ` (${siteName(row.site)} and ${siteName(rr.site)})` : ''}${close ? ' Choose between them on capture threshold, stability and phrenic stimulation, or re-measure.' : ''}`;
       warnBox.hidden = false;
     } else warnBox.hidden = true;
   }
