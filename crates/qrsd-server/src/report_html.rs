@@ -540,7 +540,7 @@ body { font-family: "DejaVu Sans", Arial, sans-serif; font-size: 9.5pt; color: #
 h1 { font-size: 15pt; margin: 0 0 2mm; }
 h2 { font-size: 11.5pt; margin: 5mm 0 2mm; border-bottom: 0.3mm solid #000; }
 h3 { font-size: 10pt; margin: 3mm 0 1mm; }
-table { border-collapse: collapse; width: 100%; }
+table { border-collapse: collapse; width: 100%; font-size: 8.5pt; }
 th, td { border: 0.2mm solid #888; padding: 0.6mm 1mm; text-align: right; vertical-align: top; white-space: nowrap; }
 td.l, th.l { white-space: normal; overflow-wrap: break-word; }
 table.audit { font-size: 7.5pt; table-layout: fixed; }
