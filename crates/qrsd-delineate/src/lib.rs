@@ -164,9 +164,10 @@ pub struct Delineation {
     pub r_index: usize,
 }
 
-/// Smallest slope noise assumed, µV/ms (≈ 1.5 µV RMS amplifier noise through the ±4 ms differentiator);
-/// keeps the noise-relative thresholds meaningful on noise-free (synthetic or heavily filtered) input.
-const MIN_NOISE_UV_PER_MS: f64 = 0.3;
+/// Smallest slope noise assumed, µV/ms: an amplitude noise floor of ≈ 3.4 µV (√2·4 ms·0.6), about a real
+/// amplifier's input noise. On noise-free (synthetic or heavily filtered) input a lower floor let boundaries
+/// chase the few-µV ring-down of the Q 25 mains notch after the QRS (offsets 4–5 ms late for some widths).
+const MIN_NOISE_UV_PER_MS: f64 = 0.6;
 
 /// What is known about a beat besides its samples.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
