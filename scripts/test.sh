@@ -6,4 +6,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test --workspace "$@"
-QRSD_BROWSER_PROFILE=release tests/browser/run.sh
+# The qrsd binary cargo test just built for the integration tests (no second, release build).
+QRSD_BIN="$PWD/target/debug/qrsd" tests/browser/run.sh
