@@ -287,16 +287,21 @@ pub async fn recommendation(
     Ok(Json(st.workflow().recommendation(id).await?).into_response())
 }
 
+/// The JSON report with the live source's description: what both report routes render.
+async fn report_with_source(st: &AppState, id: i64) -> Result<serde_json::Value, ApiError> {
+    let mut r = st.workflow().report(id).await?;
+    if let Some(m) = r.as_object_mut() {
+        m.insert("source".into(), st.source_json());
+    }
+    Ok(r)
+}
+
 /// `GET /api/v1/procedures/{id}/report`.
 pub async fn report(
     State(st): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
-    let mut r = st.workflow().report(id).await?;
-    if let Some(m) = r.as_object_mut() {
-        m.insert("source".into(), st.source_json());
-    }
-    Ok(Json(r).into_response())
+    Ok(Json(report_with_source(&st, id).await?).into_response())
 }
 
 /// `POST /api/v1/procedures/{id}/close`.
@@ -331,11 +336,7 @@ pub async fn report_html(
     State(st): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
-    let mut r = st.workflow().report(id).await?;
-    if let Some(m) = r.as_object_mut() {
-        m.insert("source".into(), st.source_json());
-    }
-    let html = crate::report_html::render(&r);
+    let html = crate::report_html::render(&report_with_source(&st, id).await?);
     Ok((
         [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
         html,
