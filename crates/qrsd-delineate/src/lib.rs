@@ -104,7 +104,7 @@ impl Default for DelineationConfig {
     fn default() -> Self {
         Self {
             pre_ms: 300.0,
-            post_ms: 350.0,
+            post_ms: 250.0,
             derivative_half_span_ms: 4.0,
             global_fraction: 0.08,
             quiet_ms: 20.0,
