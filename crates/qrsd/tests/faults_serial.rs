@@ -16,6 +16,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::{spawn_serve, temp_dir};
+
 fn get(addr: SocketAddr, path: &str) -> (u16, String) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
@@ -80,16 +83,6 @@ impl Drop for Procs {
     }
 }
 
-fn temp_dir() -> PathBuf {
-    let n = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let p = std::env::temp_dir().join(format!("qrsd-serial-{}-{n}", std::process::id()));
-    std::fs::create_dir_all(&p).unwrap();
-    p
-}
-
 fn start(dir: &Path) -> Procs {
     let link = dir.join("amp");
     let mut fw = Command::new(firmware_sim())
@@ -126,26 +119,12 @@ fn start(dir: &Path) -> Procs {
         assert!(t0.elapsed() < Duration::from_secs(10), "no link");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let mut qrsd = Command::new(env!("CARGO_BIN_EXE_qrsd"))
-        .args(["serve", "--port", "0", "--no-record", "--source"])
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_qrsd"));
+    cmd.args(["serve", "--port", "0", "--no-record", "--source"])
         .arg(format!("serial:{}", link.display()))
         .arg("--data")
-        .arg(dir.join("data"))
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("qrsd serve starts");
-    let mut line = String::new();
-    BufReader::new(qrsd.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .parse()
-        .unwrap();
+        .arg(dir.join("data"));
+    let (qrsd, addr) = spawn_serve(cmd);
     Procs {
         fw,
         fw_in,
@@ -173,7 +152,7 @@ fn wait_frames(addr: SocketAddr, from: u64, n: u64, what: &str) -> Value {
 
 #[test]
 fn unplug_replug_five_times_and_garbage_burst() {
-    let dir = temp_dir();
+    let dir = temp_dir("serial");
     let mut p = start(&dir);
     let a = p.addr;
     let s0 = wait_frames(a, 0, 1500, "start");

@@ -95,16 +95,24 @@ impl Drop for Serve {
 }
 
 pub fn serve(data: &Path, speed: f64) -> Serve {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_qrsd"))
-        .args([
-            "serve",
-            "--port",
-            "0",
-            "--sim-speed",
-            &speed.to_string(),
-            "--data",
-        ])
-        .arg(data)
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_qrsd"));
+    cmd.args([
+        "serve",
+        "--port",
+        "0",
+        "--sim-speed",
+        &speed.to_string(),
+        "--data",
+    ])
+    .arg(data);
+    let (child, addr) = spawn_serve(cmd);
+    Serve { child, addr }
+}
+
+/// Start a `qrsd serve` command (its arguments already set) and read the address it listens on from
+/// its first stdout line.
+pub fn spawn_serve(mut cmd: Command) -> (Child, SocketAddr) {
+    let mut child = cmd
         .env("RUST_LOG", "error")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -120,7 +128,7 @@ pub fn serve(data: &Path, speed: f64) -> Serve {
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .parse()
         .unwrap();
-    Serve { child, addr }
+    (child, addr)
 }
 
 pub fn temp_dir(tag: &str) -> PathBuf {
