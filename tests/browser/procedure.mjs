@@ -37,7 +37,7 @@ const Q_BASE = 160; // simulated intrinsic LBBB QRSd, ms
 const Q_S1 = 140; // site 1 paced QRSd
 const Q_S2 = 125; // site 2 paced QRSd (shorter, then rejected)
 const Q_S3 = 143; // site 3 paced QRSd: within the 5 ms uncertainty of site 1 (a close call)
-const FIRST_BEAT_FAIL_MS = Number(opt('first-beat-fail-ms', '3000'));
+const FIRST_BEAT_MS = Number(opt('first-beat-ms', '1000'));
 const EXTRA_SERVER_ARGS = (opt('server-args', '') || '').split(' ').filter(Boolean);
 fs.mkdirSync(OUT, { recursive: true });
 
@@ -147,13 +147,8 @@ if (firstBeat !== null) {
   console.log(`  first beat on the page: ${(firstBeat - tSpawn).toFixed(0)} ms after the server process started, `
     + `${fromReady.toFixed(0)} ms after it first answered /healthz, ${(firstBeat - tLoaded).toFixed(0)} ms after the page loaded`);
   if (firstSignal !== null) console.log(`  first signal (samples) on the page: ${(firstSignal - tReady).toFixed(0)} ms after /healthz`);
-  // Target (issue 6): ≤ 1 s. --strict enforces it; otherwise it is reported and only > FIRST_BEAT_FAIL_MS fails.
-  if (fromReady <= 1000) check(true, `beats appear within 1 s of the service starting (${fromReady.toFixed(0)} ms after /healthz)`);
-  else if (flag('strict')) check(false, `beats appear within 1 s of the service starting (${fromReady.toFixed(0)} ms after /healthz)`);
-  else {
-    console.log(`  TARGET MISSED: first beat ${fromReady.toFixed(0)} ms after the service started (target ≤ 1000 ms; --strict makes this fail)`);
-    check(fromReady <= FIRST_BEAT_FAIL_MS, `first beat within ${FIRST_BEAT_FAIL_MS} ms of the service starting (${fromReady.toFixed(0)} ms)`);
-  }
+  // Target (issue 6): beats on the page within 1 s of the service answering (--first-beat-ms to change).
+  check(fromReady <= FIRST_BEAT_MS, `beats appear within ${FIRST_BEAT_MS} ms of the service starting (${fromReady.toFixed(0)} ms after /healthz)`);
 } else check(false, 'a beat appears on the page within 20 s');
 check(firstSamples > 0, 'samples messages arrive');
 

@@ -9,8 +9,12 @@
 //!
 //! It is push-based and causal: feed one conditioned frame per call; a [`Detection`] comes out a fixed time
 //! (≤ [`QrsDetector::max_decision_delay_samples`]) after its R wave, with the R sample already expressed in
-//! the input's sample count. The first [`DetectorConfig::learning_ms`] are buffered to learn the levels
-//! (their beats are reported once learning ends), so no beat at the start of a record is lost.
+//! the input's sample count. Peaks of the first [`DetectorConfig::learning_ms`] are buffered to learn the
+//! levels (their beats are reported once learning ends), so no beat at the start of a record is lost.
+//! A live view must show beats within a second of start, so learning ends early ("early lock") at the
+//! first peak that is unmistakably a QRS: past the filters' start-up, at least [`EARLY_LOCK_DOMINANCE`]
+//! times every other peak seen so far and the same factor above the mean envelope. Anything less clear
+//! (noise, artefact, a flat start) waits for the full period as before.
 #![deny(missing_docs)]
 
 use biquad::{Biquad, Coefficients, DirectForm2Transposed, ToHertz, Type};
@@ -25,8 +29,15 @@ pub struct DetectorConfig {
     pub refractory_ms: f64,
     /// A peak is final when no larger one came within this time.
     pub peak_hold_ms: f64,
-    /// Initial learning period.
+    /// Longest initial learning period.
     pub learning_ms: f64,
+    /// End learning at the first unmistakable QRS instead of waiting `learning_ms` (see [`QrsDetector`]).
+    #[serde(default = "default_true")]
+    pub early_lock: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 impl Default for DetectorConfig {
@@ -36,6 +47,7 @@ impl Default for DetectorConfig {
             refractory_ms: 200.0,
             peak_hold_ms: 150.0,
             learning_ms: 2000.0,
+            early_lock: true,
         }
     }
 }
@@ -67,6 +79,10 @@ const BAND_CENTRE_HZ: f64 = 12.0;
 const BAND_Q: f64 = 0.8;
 /// Fixed-capacity peak memory (learning phase and search-back); beats beyond it are classified online.
 const MAX_PEAKS: usize = 64;
+/// Early lock: how far the first QRS must stand above every other peak and above the mean envelope.
+pub const EARLY_LOCK_DOMINANCE: f64 = 3.0;
+/// Early lock: no lock on a peak this close to the start (filter start-up transients, a half beat).
+const EARLY_LOCK_SKIP_MS: f64 = 200.0;
 
 #[derive(Debug, Clone, Copy, Default)]
 struct Peak {
@@ -99,6 +115,8 @@ pub struct QrsDetector {
     learn: [Peak; MAX_PEAKS],
     n_learn: usize,
     learning_done: bool,
+    /// Learning ended early and peaks are still collected until `learning_ms` to re-seed the noise level.
+    reseed_pending: bool,
     spk: f64,
     npk: f64,
     last_qrs: Option<Peak>,
@@ -107,6 +125,8 @@ pub struct QrsDetector {
     noise: [Peak; MAX_PEAKS],
     n_noise: usize,
     learn_max: f64,
+    /// Sum of the envelope over the learning period (for the early-lock mean).
+    learn_env_sum: f64,
 }
 
 impl QrsDetector {
@@ -144,6 +164,7 @@ impl QrsDetector {
             learn: [Peak::default(); MAX_PEAKS],
             n_learn: 0,
             learning_done: false,
+            reseed_pending: false,
             spk: 0.0,
             npk: 0.0,
             last_qrs: None,
@@ -151,6 +172,7 @@ impl QrsDetector {
             noise: [Peak::default(); MAX_PEAKS],
             n_noise: 0,
             learn_max: 0.0,
+            learn_env_sum: 0.0,
         })
     }
 
@@ -189,6 +211,9 @@ impl QrsDetector {
         let env = self.slope_sum.max(0.0) / self.win as f64;
         let idx = self.n;
         self.n += 1;
+        if !self.learning_done {
+            self.learn_env_sum += env;
+        }
 
         // Track the current envelope peak; a new candidate only starts on a rising envelope.
         match &mut self.cand {
@@ -214,8 +239,17 @@ impl QrsDetector {
                 self.on_peak(peak, out);
             }
         }
-        if !self.learning_done && idx >= self.ms(self.cfg.learning_ms) {
-            self.end_learning(out);
+        if idx >= self.ms(self.cfg.learning_ms) {
+            if !self.learning_done {
+                self.end_learning(out);
+            } else if self.reseed_pending {
+                // After an early lock the levels were seeded from very few peaks: seed them again from
+                // the whole learning period, as a full-length learning would have (never lowering them).
+                self.reseed_pending = false;
+                let (spk, npk) = self.seed_levels();
+                self.spk = self.spk.max(spk);
+                self.npk = self.npk.max(npk);
+            }
         }
         if self.learning_done {
             self.searchback(idx, out);
@@ -270,7 +304,18 @@ impl QrsDetector {
                 self.learn[self.n_learn] = p;
                 self.n_learn += 1;
             }
+            if self.cfg.early_lock && self.unmistakable_qrs() {
+                self.reseed_pending = true;
+                self.end_learning(out);
+            }
             return;
+        }
+        if self.reseed_pending {
+            self.learn_max = self.learn_max.max(p.value);
+            if self.n_learn < MAX_PEAKS {
+                self.learn[self.n_learn] = p;
+                self.n_learn += 1;
+            }
         }
         self.classify(p, false, out);
     }
@@ -326,18 +371,47 @@ impl QrsDetector {
             || (dt < self.ms(500.0) && p.slope < 0.3 * last.slope)
     }
 
-    fn end_learning(&mut self, out: &mut impl Extend<Detection>) {
-        self.learning_done = true;
-        // Levels from the learning peaks: the signal level is the larger peaks' height.
-        self.spk = 0.5 * self.learn_max;
-        self.npk = 0.0;
+    /// Whether the largest learning peak is clearly a QRS (see the module docs), so learning may end now.
+    fn unmistakable_qrs(&self) -> bool {
+        let peaks = &self.learn[..self.n_learn];
+        let Some(best) = peaks
+            .iter()
+            .copied()
+            .max_by(|a, b| a.value.total_cmp(&b.value))
+        else {
+            return false;
+        };
+        if best.slope_idx < self.ms(EARLY_LOCK_SKIP_MS) || best.value <= 0.0 {
+            return false;
+        }
+        // Peaks within the refractory period of the best are parts of the same (wide) QRS.
+        let refractory = self.ms(self.cfg.refractory_ms);
+        let others_low = peaks
+            .iter()
+            .filter(|p| p.slope_idx.abs_diff(best.slope_idx) >= refractory)
+            .all(|p| p.value * EARLY_LOCK_DOMINANCE <= best.value);
+        let mean_env = self.learn_env_sum / self.n.max(1) as f64;
+        others_low && best.value >= EARLY_LOCK_DOMINANCE * mean_env
+    }
+
+    /// Signal and noise levels from the learning peaks: the signal level is the larger peaks' height,
+    /// below-median peaks (T waves, noise) seed the noise level.
+    fn seed_levels(&self) -> (f64, f64) {
         let n = self.n_learn;
         let mut sorted = self.learn;
         sorted[..n].sort_by(|a, b| a.value.total_cmp(&b.value));
-        if n > 2 {
-            // Below-median peaks (T waves, noise) seed the noise level.
-            self.npk = sorted[n / 4].value.min(0.25 * self.learn_max);
-        }
+        let npk = if n > 2 {
+            sorted[n / 4].value.min(0.25 * self.learn_max)
+        } else {
+            0.0
+        };
+        (0.5 * self.learn_max, npk)
+    }
+
+    fn end_learning(&mut self, out: &mut impl Extend<Detection>) {
+        self.learning_done = true;
+        (self.spk, self.npk) = self.seed_levels();
+        let n = self.n_learn;
         let learned = self.learn;
         for p in &learned[..n] {
             self.classify(*p, false, out);
@@ -423,6 +497,80 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Sample index at which each detection came out.
+    fn emitted_at(x: &[f64], cfg: DetectorConfig, fs: f64) -> Vec<(u64, Detection)> {
+        let mut d = QrsDetector::new(cfg, fs, 1).unwrap();
+        let mut out = Vec::new();
+        let mut at = Vec::new();
+        for (i, v) in x.iter().enumerate() {
+            d.process(&[*v], &mut out);
+            at.extend(out.drain(..).map(|det| (i as u64, det)));
+        }
+        at
+    }
+
+    #[test]
+    fn early_lock_reports_the_first_clear_beat_without_waiting_for_the_learning_period() {
+        for fs in [250.0, 500.0, 1000.0] {
+            let (x, rs) = train(fs, 800.0, 6, 1000.0);
+            let det = QrsDetector::new(DetectorConfig::default(), fs, 1).unwrap();
+            let max_delay = det.max_decision_delay_samples();
+            let at = emitted_at(&x, DetectorConfig::default(), fs);
+            assert_eq!(at.len(), rs.len(), "fs {fs}");
+            // The first R is at 400 ms: it comes out one decision delay later, not after 2 s of learning.
+            assert!(
+                at[0].0 <= rs[0] + max_delay,
+                "fs {fs}: first beat out at {}",
+                at[0].0
+            );
+            let late = DetectorConfig {
+                early_lock: false,
+                ..DetectorConfig::default()
+            };
+            let at_late = emitted_at(&x, late, fs);
+            assert!(at_late[0].0 as f64 >= 2.0 * fs - 1.0, "fs {fs}");
+            // Same beats either way.
+            let r = |v: &[(u64, Detection)]| v.iter().map(|(_, d)| d.r_sample).collect::<Vec<_>>();
+            assert_eq!(r(&at), r(&at_late), "fs {fs}");
+        }
+    }
+
+    #[test]
+    fn no_early_lock_on_noise_or_when_peaks_are_alike() {
+        let fs = 500.0;
+        // Broadband noise (deterministic LCG) with no dominant peak: learning runs its full length.
+        let mut seed = 12345u64;
+        let noise: Vec<f64> = (0..3000)
+            .map(|_| {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((seed >> 33) as f64 / (1u64 << 31) as f64 - 0.5) * 200.0
+            })
+            .collect();
+        let mut d = QrsDetector::new(DetectorConfig::default(), fs, 1).unwrap();
+        let mut out = Vec::new();
+        for (i, v) in noise.iter().enumerate() {
+            d.process(&[*v], &mut out);
+            if i < 999 {
+                assert!(!d.learning_done, "locked on noise at sample {i}");
+            }
+        }
+        // A start-up transient bigger than the beats: no lock on it (too early) nor on the beats (not
+        // dominant), so the full learning period decides.
+        let (mut x, _) = train(fs, 500.0, 6, 1000.0);
+        for v in x.iter_mut().take(40) {
+            *v += 3000.0;
+        }
+        let at = emitted_at(&x, DetectorConfig::default(), fs);
+        assert!(!at.is_empty());
+        assert!(
+            at[0].0 as f64 >= 2.0 * fs - 1.0,
+            "locked early at {:?}",
+            at[0]
+        );
     }
 
     #[test]
