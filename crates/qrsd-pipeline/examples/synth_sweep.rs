@@ -1,5 +1,6 @@
 //! Robustness sweep on qrsd-synth: |global QRSd − truth| over seeds, widths, noise levels and rates.
 //! `cargo run --release -p qrsd-pipeline --example synth_sweep [section.key=value ...]`
+//! (`EMG=5,10` sets the EMG levels in µV RMS; `EDGES=realistic` uses LUDB-like gradual QRS edges.)
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 use qrsd_pipeline::{Beat, Pipeline, PipelineConfig};
@@ -17,6 +18,7 @@ fn main() {
     let emgs: Vec<f64> = std::env::var("EMG")
         .map(|v| v.split(',').map(|x| x.parse().unwrap()).collect())
         .unwrap_or_else(|_| vec![5.0, 10.0]);
+    let realistic_edges = std::env::var("EDGES").is_ok_and(|v| v == "realistic");
     let mut worst = 0.0f64;
     for fs in [500.0, 1000.0] {
         for emg in &emgs {
@@ -46,6 +48,7 @@ fn main() {
                             ..Default::default()
                         },
                         seed,
+                        realistic_edges,
                         ..SynthConfig::default()
                     };
                     let rec = generate(&cfg, 20.0).unwrap();

@@ -371,6 +371,11 @@ impl Synth {
                 (conducted_qrsd.max(120.0) + 30.0).min(280.0),
             ),
         };
+        let m = if cfg.realistic_edges {
+            m.with_feet(qrsd_ms)
+        } else {
+            m
+        };
         let paced = matches!(
             class,
             BeatClass::Paced | BeatClass::Fusion | BeatClass::LossOfCapture
