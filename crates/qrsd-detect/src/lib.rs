@@ -367,8 +367,12 @@ impl QrsDetector {
         }
         // Pan-Tompkins test T waves within 360 ms at half the slope. Paced beats and slow rhythms (long QT)
         // put the T wave later: up to 500 ms a much flatter peak (< 30 % of the slope) is a T wave too.
+        // A peak in the first half of the usual RR with less than half the slope is a T wave too: premature
+        // beats that early (PVCs, APCs) are at least as steep as the usual QRS, tall paced T waves are not.
+        let very_early = self.rr_mean > 0.0 && (dt as f64) < 0.5 * self.rr_mean;
         (dt < self.ms(360.0) && p.slope < 0.5 * last.slope)
             || (dt < self.ms(500.0) && p.slope < 0.3 * last.slope)
+            || (very_early && dt < self.ms(600.0) && p.slope < 0.5 * last.slope)
     }
 
     /// Whether the largest learning peak is clearly a QRS (see the module docs), so learning may end now.
@@ -571,6 +575,63 @@ mod tests {
             "locked early at {:?}",
             at[0]
         );
+    }
+
+    /// Adds a triangle of half-width `half_ms` and height `amp` centred on sample `at`.
+    fn add_triangle(x: &mut [f64], fs: f64, at: usize, half_ms: f64, amp: f64) {
+        let half = (half_ms * fs / 1000.0) as usize;
+        for k in 0..half {
+            let v = amp * (1.0 - k as f64 / half as f64);
+            x[at + k] += v;
+            if k > 0 {
+                x[at - k] += v;
+            }
+        }
+    }
+
+    #[test]
+    fn tall_early_t_waves_are_not_beats_but_steep_premature_beats_are() {
+        let fs = 500.0;
+        let rr = 500; // 1000 ms
+        let mut x = vec![0.0; rr * 12];
+        let mut beats = Vec::new();
+        for b in 0..11 {
+            let r = rr / 2 + b * rr;
+            beats.push(r);
+            add_triangle(&mut x, fs, r, 40.0, 1000.0);
+            // Once the RR is known, a tall paced-like T wave 380 ms on (past the 360 ms test) with 40 % of
+            // the QRS slope (above the 30 % test up to 500 ms).
+            if b >= 4 {
+                add_triangle(&mut x, fs, r + 190, 40.0, 400.0);
+            }
+        }
+        let mut d = QrsDetector::new(DetectorConfig::default(), fs, 1).unwrap();
+        let mut out = Vec::new();
+        for v in &x {
+            d.process(&[*v], &mut out);
+        }
+        d.finish(&mut out);
+        assert_eq!(out.len(), beats.len(), "T waves taken as beats: {out:?}");
+
+        // A premature beat at 45 % of the RR, as steep as the others, is kept.
+        let mut y = vec![0.0; rr * 12];
+        let mut n_beats = 0;
+        for b in 0..11 {
+            let r = rr / 2 + b * rr;
+            add_triangle(&mut y, fs, r, 40.0, 1000.0);
+            n_beats += 1;
+            if b == 6 {
+                add_triangle(&mut y, fs, r + 225, 40.0, 1000.0);
+                n_beats += 1;
+            }
+        }
+        let mut d = QrsDetector::new(DetectorConfig::default(), fs, 1).unwrap();
+        let mut out = Vec::new();
+        for v in &y {
+            d.process(&[*v], &mut out);
+        }
+        d.finish(&mut out);
+        assert_eq!(out.len(), n_beats, "{out:?}");
     }
 
     #[test]
