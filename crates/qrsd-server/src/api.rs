@@ -409,6 +409,8 @@ pub struct SimUpdate {
     pub hrv_ms: Option<f64>,
     /// LBBB morphology for intrinsic beats.
     pub lbbb: Option<bool>,
+    /// QRS edges as gradual as real ones (LUDB edge profile) instead of sharp ones.
+    pub realistic_edges: Option<bool>,
     /// Probability of fusion.
     pub fusion_probability: Option<f64>,
     /// Probability of loss of LV capture.
@@ -476,6 +478,9 @@ pub async fn put_sim(
     set(&mut cfg.pace.vv_offset_ms, u.vv_offset_ms);
     if let Some(v) = u.lbbb {
         cfg.lbbb = v;
+    }
+    if let Some(v) = u.realistic_edges {
+        cfg.realistic_edges = v;
     }
     if let Some(n) = &u.noise {
         set(&mut cfg.noise.emg_uv_rms, n.emg_uv_rms);

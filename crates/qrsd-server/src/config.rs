@@ -203,6 +203,8 @@ pub struct SimSettings {
     pub qrsd_ms: f64,
     /// Heart rate, beats/min.
     pub rate_bpm: f64,
+    /// QRS edges as gradual as real ones (`qrsd_synth::SynthConfig::realistic_edges`).
+    pub realistic_edges: bool,
 }
 
 impl Default for SimSettings {
@@ -214,6 +216,7 @@ impl Default for SimSettings {
             rhythm: "intrinsic".into(),
             qrsd_ms: 150.0,
             rate_bpm: 70.0,
+            realistic_edges: false,
         }
     }
 }

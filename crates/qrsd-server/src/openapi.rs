@@ -196,7 +196,7 @@ pub fn document() -> Value {
             "rhythm": enum_s(&["intrinsic", "biv"]), "qrsd_ms": {"type": "number", "minimum": 60, "maximum": 250},
             "intrinsic_qrsd_ms": {"type": "number", "minimum": 60, "maximum": 250},
             "rate_bpm": {"type": "number", "minimum": 30, "maximum": 180}, "hrv_ms": {"type": "number"},
-            "lbbb": {"type": "boolean"}, "fusion_probability": {"type": "number", "minimum": 0, "maximum": 1},
+            "lbbb": {"type": "boolean"}, "realistic_edges": {"type": "boolean"}, "fusion_probability": {"type": "number", "minimum": 0, "maximum": 1},
             "loss_of_capture_probability": {"type": "number", "minimum": 0, "maximum": 1},
             "ectopic_probability": {"type": "number", "minimum": 0, "maximum": 1},
             "vv_offset_ms": {"type": "number", "minimum": -100, "maximum": 100},

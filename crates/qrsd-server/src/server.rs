@@ -105,6 +105,7 @@ fn open_source(cfg: &Config) -> Result<(Box<dyn Source>, Option<SimControl>), St
                 qrsd_ms: s.qrsd_ms,
                 rate_bpm: s.rate_bpm,
                 seed: s.seed,
+                realistic_edges: s.realistic_edges,
                 ..qrsd_synth::SynthConfig::default()
             };
             let src = SimSource::new(SimOptions {
