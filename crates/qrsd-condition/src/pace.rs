@@ -111,9 +111,11 @@ impl PaceBlanker {
         self.delay
     }
 
+    /// The raw frame of input sample `sample` (still in the ring).
     #[inline]
-    fn raw(&self, sample: u64, lead: usize) -> f64 {
-        self.ring[(sample as usize % self.ring_len) * self.n_leads + lead]
+    fn frame(&self, sample: u64) -> &[f64] {
+        let base = (sample as usize % self.ring_len) * self.n_leads;
+        &self.ring[base..base + self.n_leads]
     }
 
     /// Push one frame (`frame_uv.len()` = leads; non-finite values must already be replaced) with the
@@ -136,13 +138,19 @@ impl PaceBlanker {
             self.mark(now, now + 1, true, event);
         } else if self.cfg.software_detection && now > self.max_width as u64 {
             // A run of w samples [k, k+w) standing out from x[k−1] and x[k+w] = the newest sample.
+            let n = self.n_leads;
+            let thr = self.cfg.threshold_uv;
+            let newest = &self.ring[slot..slot + n];
             for w in 1..=self.max_width as u64 {
                 let k = now - w;
-                let hit = (0..self.n_leads).any(|l| {
-                    let left = self.raw(k, l) - self.raw(k - 1, l);
-                    let right = self.raw(k + w - 1, l) - self.raw(now, l);
-                    left.signum() == right.signum()
-                        && left.abs().min(right.abs()) >= self.cfg.threshold_uv
+                // Frame slices once per run length, not a ring lookup (a division) per lead.
+                let first = self.frame(k);
+                let before = self.frame(k - 1);
+                let last = self.frame(k + w - 1);
+                let hit = (0..n).any(|l| {
+                    let left = first[l] - before[l];
+                    let right = last[l] - newest[l];
+                    left.signum() == right.signum() && left.abs().min(right.abs()) >= thr
                 });
                 if hit {
                     self.mark(k, now, false, event);
@@ -161,17 +169,23 @@ impl PaceBlanker {
             return false;
         }
         let j = now - self.delay as u64;
-        for (l, out) in out_uv.iter_mut().enumerate().take(self.n_leads) {
-            let y = if j >= self.blank_start && j < self.blank_end && j > 0 {
-                // Straight line from the previous output towards the first clean sample after the blank.
-                let prev = self.last_out[l];
-                let target = self.raw(self.blank_end.min(now), l);
-                prev + (target - prev) / (self.blank_end - j + 1) as f64
-            } else {
-                self.raw(j, l)
-            };
-            self.last_out[l] = y;
-            *out = y;
+        let n = self.n_leads;
+        if j >= self.blank_start && j < self.blank_end && j > 0 {
+            // Straight line from the previous output towards the first clean sample after the blank.
+            let base = (self.blank_end.min(now) as usize % self.ring_len) * n;
+            let steps = (self.blank_end - j + 1) as f64;
+            for ((out, prev), target) in out_uv[..n]
+                .iter_mut()
+                .zip(self.last_out.iter_mut())
+                .zip(&self.ring[base..base + n])
+            {
+                *prev += (target - *prev) / steps;
+                *out = *prev;
+            }
+        } else {
+            let base = (j as usize % self.ring_len) * n;
+            out_uv[..n].copy_from_slice(&self.ring[base..base + n]);
+            self.last_out.copy_from_slice(&self.ring[base..base + n]);
         }
         true
     }
