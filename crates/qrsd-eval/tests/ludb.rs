@@ -2,11 +2,11 @@
 //!
 //! Detection (Se, PPV ≥ 99.5 %) and coverage (≥ 95 %) are the targets and asserted as such. The
 //! delineation targets (|mean| ≤ 5 ms, SD ≤ 10 ms) are NOT met (docs/validation.md). The default
-//! delineator marks the first/last deflection that stands out of the noise (what the simulator's truth
-//! is, and where it is within 2 ms); LUDB's cardiologists mark onsets ≈ 14 ms earlier and offsets ≈ 12 ms
-//! later than that, so the default's means are that convention offset, asserted at today's level; its
-//! SDs are today's figures + ~0.5 ms. `DelineationConfig::ludb_convention()` (the default shifted by
-//! those two constants) meets the mean targets for II, V6 and global; asserted as targets where met.
+//! delineator marks where the deflection has left the level outside a slow QRS foot (on the simulator's
+//! sharp edges: its truth, within 2 ms); LUDB's cardiologists mark onsets ≈ 12 ms earlier and offsets
+//! ≈ 8 ms later than that, so the default's means are asserted at today's level; its SDs are today's
+//! figures + ~0.5 ms. `DelineationConfig::ludb_convention()` (the default shifted by those two constants)
+//! meets the mean targets for II, V6 and global; asserted as targets where met.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on failure
 
 use qrsd_eval::{evaluate_ludb, Conditioning};
@@ -35,22 +35,20 @@ fn ludb_detection_meets_targets_and_delineation_does_not_regress() {
     );
     assert!(t.se() >= 99.5, "Se {:.2}%", t.se());
     assert!(t.ppv() >= 99.5, "PPV {:.2}%", t.ppv());
-    // (measure, max |mean| ms, max SD ms) = today's figures + ~0.5 ms (means: the convention offset). The
-    // slope-noise floor of 0.6 µV/ms (noise-free simulator: no chasing of notch ring-down) moved the means
-    // 0.5-1.6 ms further from LUDB's convention and left the SDs within 0.5 ms: a deliberate trade.
+    // (measure, max |mean| ms, max SD ms) = today's figures + ~0.5 ms (means: the convention offset).
     let bounds = [
-        ("II.onset", 14.4, 13.7),
-        ("II.offset", 12.5, 16.5),
-        ("II.qrsd", 26.4, 24.0),
-        ("V1.onset", 12.1, 12.3),
-        ("V1.offset", 5.8, 11.9),
-        ("V1.qrsd", 17.4, 17.2),
-        ("V6.onset", 15.1, 10.5),
-        ("V6.offset", 16.2, 13.3),
-        ("V6.qrsd", 30.8, 17.6),
-        ("GLOBAL.onset", 15.8, 11.2),
-        ("GLOBAL.offset", 14.1, 12.5),
-        ("GLOBAL.qrsd", 29.4, 18.4),
+        ("II.onset", 11.3, 13.8),
+        ("II.offset", 8.3, 15.8),
+        ("II.qrsd", 19.1, 23.2),
+        ("V1.onset", 9.4, 12.5),
+        ("V1.offset", 1.2, 12.2),
+        ("V1.qrsd", 10.1, 17.6),
+        ("V6.onset", 11.2, 10.6),
+        ("V6.offset", 11.7, 13.0),
+        ("V6.qrsd", 22.3, 17.2),
+        ("GLOBAL.onset", 12.9, 11.9),
+        ("GLOBAL.offset", 9.1, 11.8),
+        ("GLOBAL.qrsd", 21.5, 17.8),
     ];
     for (key, mean, sd) in bounds {
         let s = t.stats(key);
@@ -85,20 +83,20 @@ fn ludb_convention_profile_meets_mean_targets_where_it_does() {
     let t = &rep.all;
     assert!(t.se() >= 99.5 && t.ppv() >= 99.5);
     // Targets: |mean| ≤ 5 ms where met; SD at today's level + ~0.5 ms (the target 10 ms is not met;
-    // V6 onset is at 10.0). V1 offset/QRSd means are today's level.
+    // V6 onset is at 10.05). V1 offset/QRSd means are today's level.
     let bounds = [
-        ("II.onset", 5.0, 13.7),
-        ("II.offset", 5.0, 16.5),
-        ("II.qrsd", 5.0, 24.0),
-        ("V1.onset", 5.0, 12.1),
-        ("V1.offset", 8.3, 11.8),
-        ("V1.qrsd", 11.5, 16.7),
-        ("V6.onset", 5.0, 10.5),
-        ("V6.offset", 5.0, 13.5),
-        ("V6.qrsd", 5.0, 18.3),
-        ("GLOBAL.onset", 5.0, 11.0),
-        ("GLOBAL.offset", 5.0, 12.8),
-        ("GLOBAL.qrsd", 5.0, 18.5),
+        ("II.onset", 5.0, 13.8),
+        ("II.offset", 5.0, 15.8),
+        ("II.qrsd", 5.0, 23.2),
+        ("V1.onset", 5.0, 12.5),
+        ("V1.offset", 7.8, 12.2),
+        ("V1.qrsd", 10.9, 17.6),
+        ("V6.onset", 5.0, 10.6),
+        ("V6.offset", 5.0, 13.0),
+        ("V6.qrsd", 5.0, 17.3),
+        ("GLOBAL.onset", 5.0, 11.9),
+        ("GLOBAL.offset", 5.0, 11.8),
+        ("GLOBAL.qrsd", 5.0, 17.9),
     ];
     for (key, mean, sd) in bounds {
         let s = t.stats(key);

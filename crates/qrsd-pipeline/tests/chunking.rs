@@ -96,8 +96,11 @@ fn reported_times_follow_the_input_rate() {
         // muscle noise: 250 and 360 Hz are held at their measured level.
         (250.0, 4.0, 16.0),
         (360.0, 5.6, 20.0),
-        (1000.0, 2.0, 8.0),
-        (2000.0, 2.0, 8.0),
+        // Medians 2 ms; one boundary of this noisy record differs by 15 ms since the foot-aware refinement
+        // (docs/validation.md, rate consistency): its departure from the outside level holds at one rate
+        // and not at the other.
+        (1000.0, 2.0, 16.0),
+        (2000.0, 2.0, 16.0),
     ] {
         let b = resample(&a, fs);
         let bb = run_chunked(&b, usize::MAX);

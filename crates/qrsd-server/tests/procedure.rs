@@ -71,7 +71,28 @@ async fn wait_final(s: &TestServer, id: i64) -> Value {
 
 /// Median truth QRSd of the beats the measurement used (matched by R sample) and the measured value.
 async fn compare_with_truth(s: &TestServer, m: &Value, class: &str) -> (f64, f64, usize) {
-    let (_, t) = s.get("/api/v1/sim/truth").await;
+    // The simulator publishes a beat's truth once its T wave is generated, which can be after the
+    // measurement that used it completed (R + 250 ms): wait until every used beat has its truth.
+    let used_r: Vec<i64> = m["beats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["used"] == true)
+        .map(|b| b["r_sample"].as_i64().unwrap())
+        .collect();
+    let mut t = Value::Null;
+    for _ in 0..40 {
+        t = s.get("/api/v1/sim/truth").await.1;
+        let last_truth_r = t["beats"]
+            .as_array()
+            .and_then(|b| b.last())
+            .and_then(|b| b["r_sample"].as_i64())
+            .unwrap_or(i64::MIN);
+        if used_r.iter().all(|&r| r <= last_truth_r) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let truth = t["beats"].as_array().unwrap();
     let fs = t["fs_hz"].as_f64().unwrap();
     let mut tq = Vec::new();
