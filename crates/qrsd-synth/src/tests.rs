@@ -12,6 +12,16 @@ fn run(cfg: SynthConfig, seconds: f64) -> (Vec<BeatTruth>, Synth) {
     (truth, synth)
 }
 
+/// The logged QRS samples (8 acquired leads per row) of the beat whose truth is `t`.
+fn qrs_of<'a>(synth: &'a Synth, t: &BeatTruth) -> &'a [[f64; crate::N_ACQUIRED]] {
+    &synth
+        .qrs_log
+        .iter()
+        .find(|(on, _)| *on == t.onset_sample)
+        .expect("a logged QRS for every truth beat")
+        .1
+}
+
 fn scenarios() -> Vec<SynthConfig> {
     let mut out = Vec::new();
     for fs in [250.0, 500.0, 1000.0, 2000.0] {
@@ -50,11 +60,7 @@ fn qrs_component_support_and_per_lead_threshold_rule() {
         let (truth, synth) = run(cfg, 30.0);
         assert!(truth.len() > 20);
         for t in &truth {
-            let (_, q) = synth
-                .qrs_log
-                .iter()
-                .find(|(on, _)| *on == t.onset_sample)
-                .unwrap();
+            let q = qrs_of(&synth, t);
             assert_eq!(q.len() as u64, t.offset_sample - t.onset_sample + 1);
             // Global support: nonzero at both ends (outside, the component does not exist).
             for edge in [q.first().unwrap(), q.last().unwrap()] {
@@ -104,11 +110,7 @@ fn qrs_amplitudes_and_onset_slopes_are_physiological() {
         let fs = cfg.fs_hz;
         let (truth, synth) = run(cfg, 20.0);
         for t in &truth {
-            let (_, q) = synth
-                .qrs_log
-                .iter()
-                .find(|(on, _)| *on == t.onset_sample)
-                .unwrap();
+            let q = qrs_of(&synth, t);
             let rows: Vec<[f64; 12]> = q.iter().map(twelve).collect();
             let peak = rows
                 .iter()
@@ -161,11 +163,7 @@ fn lbbb_intrinsic_beats_have_lbbb_shape() {
     let (truth, synth) = run(SynthConfig::default(), 10.0);
     for t in &truth {
         assert_eq!(t.class, BeatClass::Intrinsic);
-        let (_, q) = synth
-            .qrs_log
-            .iter()
-            .find(|(on, _)| *on == t.onset_sample)
-            .unwrap();
+        let q = qrs_of(&synth, t);
         let max = |l: usize| q.iter().fold(f64::MIN, |m, r| m.max(r[l]));
         let min = |l: usize| q.iter().fold(f64::MAX, |m, r| m.min(r[l]));
         // Deep QS in V1, dominant R in I and V6.
@@ -199,11 +197,7 @@ fn qrs_support_edges_are_visible() {
         let fs = cfg.fs_hz;
         let (truth, synth) = run(cfg, 20.0);
         for t in &truth {
-            let (_, q) = synth
-                .qrs_log
-                .iter()
-                .find(|(on, _)| *on == t.onset_sample)
-                .unwrap();
+            let q = qrs_of(&synth, t);
             let rows: Vec<[f64; 12]> = q.iter().map(twelve).collect();
             let k = ((2.0 * fs / 1000.0).round() as usize).min(rows.len() - 1);
             let at = |r: &[f64; 12]| r.iter().fold(0.0_f64, |m, x| m.max(x.abs()));
@@ -238,11 +232,7 @@ fn realistic_edges_rise_as_slowly_as_ludb_qrs_and_keep_the_support() {
         let (truth, synth) = run(cfg, 10.0);
         let (mut on8, mut on16, mut off8) = (Vec::new(), Vec::new(), Vec::new());
         for t in &truth {
-            let (_, q) = synth
-                .qrs_log
-                .iter()
-                .find(|(on, _)| *on == t.onset_sample)
-                .unwrap();
+            let q = qrs_of(&synth, t);
             let rows: Vec<[f64; 12]> = q.iter().map(twelve).collect();
             assert_eq!(rows.len() as u64, t.offset_sample - t.onset_sample + 1);
             for lead in 0..12 {
