@@ -571,26 +571,21 @@ fn lead_bounds(
         // The level before the onset is measured outside a stimulus artefact; when the walk ran into the
         // artefact, the departure is searched all the way to the first significant slope.
         let clamped = onset <= first_allowed + h;
-        let gap = (cfg.refine_onset_gap_ms * h as f64 / h_ms.max(1e-9)).round() as usize;
-        // No level can be measured beyond the foot when that would reach back into a stimulus artefact
-        // (a paced QRS starts right after it): then the sharp-edge rule.
-        let gap =
-            if onset < first_allowed + 2 * h + gap + (8.0 * h as f64 / h_ms.max(1e-9)) as usize {
-                0
-            } else {
-                gap
-            };
-        let off_gap = (cfg.refine_offset_gap_ms * h as f64 / h_ms.max(1e-9)).round() as usize;
+        let samples = |ms: f64| (ms * h as f64 / h_ms.max(1e-9)).round() as usize;
         // Beyond the foot the level is averaged over 8 ms more, so that its own noise cannot make a
         // whole stretch look departed.
-        let long = |g: usize| {
-            if g > 0 {
-                (8.0 * h as f64 / h_ms.max(1e-9)).round() as usize
-            } else {
-                0
-            }
+        let foot_avg = samples(8.0);
+        let gap = samples(cfg.refine_onset_gap_ms);
+        // No level can be measured beyond the foot when that would reach back into a stimulus artefact
+        // (a paced QRS starts right after it): then the sharp-edge rule.
+        let gap = if onset < first_allowed + 2 * h + gap + foot_avg {
+            0
+        } else {
+            gap
         };
-        let (on_extra, off_extra) = (long(gap), long(off_gap));
+        let off_gap = samples(cfg.refine_offset_gap_ms);
+        let extra = |g: usize| if g > 0 { foot_avg } else { 0 };
+        let (on_extra, off_extra) = (extra(gap), extra(off_gap));
         let base_lo = onset
             .saturating_sub(2 * h + gap + on_extra)
             .max(first_allowed);
@@ -602,18 +597,30 @@ fn lead_bounds(
             } else {
                 (onset + h).min(first)
             };
-            // With a gap, the departure must hold from the candidate all the way to the walk's end, in
-            // the direction the QRS takes there (a slow foot keeps going; noise and wander come back).
-            let s_end = (x[end] - base).signum();
-            let departs = |i: usize| {
-                if gap > 0 {
-                    (i..=end).all(|j| (x[j] - base) * s_end > sx)
+            let found = if gap > 0 {
+                // The departure must hold from the onset all the way to the walk's end, in the direction
+                // the QRS takes there (a slow foot keeps going; noise and wander come back): the onset
+                // follows the last sample of the stretch that is not departed.
+                let s_end = (x[end] - base).signum();
+                let departed = |j: usize| (x[j] - base) * s_end > sx;
+                if base_hi < end && departed(end) {
+                    Some(
+                        (base_hi + 1..=end)
+                            .rev()
+                            .find(|&j| !departed(j))
+                            .map_or(base_hi + 1, |j| j + 1),
+                    )
                 } else {
+                    None
+                }
+            } else {
+                let departs = |i: usize| {
                     let s = (x[i] - base).signum();
                     (i..=(i + h).min(n - 1)).all(|j| (x[j] - base) * s > sx)
-                }
+                };
+                (base_hi + 1..=end).find(|&i| departs(i))
             };
-            if let Some(i) = (base_hi + 1..=end).find(|&i| departs(i)) {
+            if let Some(i) = found {
                 onset = i;
             }
         }
@@ -623,16 +630,29 @@ fn lead_bounds(
                 .sum::<f64>()
                 / (h + 1 + off_extra) as f64;
             let start = first.max(offset.saturating_sub(h));
-            let s_start = (x[start] - base).signum();
-            let departs = |i: usize| {
-                if off_gap > 0 {
-                    (start..=i).all(|j| (x[j] - base) * s_start > sx)
+            let limit = offset + h + off_gap;
+            let found = if off_gap > 0 {
+                // Mirror of the onset: departed from the QRS side up to the offset, which precedes the
+                // first sample of the stretch that is not departed.
+                let s_start = (x[start] - base).signum();
+                let departed = |j: usize| (x[j] - base) * s_start > sx;
+                if start < limit && departed(start) {
+                    Some(
+                        (start..limit)
+                            .find(|&j| !departed(j))
+                            .map_or(limit - 1, |j| j - 1),
+                    )
                 } else {
+                    None
+                }
+            } else {
+                let departs = |i: usize| {
                     let s = (x[i] - base).signum();
                     (i.saturating_sub(h)..=i).all(|j| (x[j] - base) * s > sx)
-                }
+                };
+                (start..limit).rev().find(|&i| departs(i))
             };
-            if let Some(i) = (start..offset + h + off_gap).rev().find(|&i| departs(i)) {
+            if let Some(i) = found {
                 offset = i;
             }
         }
