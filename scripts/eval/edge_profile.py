@@ -76,7 +76,7 @@ def synth(csv, truth_path):
     d = np.genfromtxt(csv, delimiter=",", names=True)
     names = list(d.dtype.names)[1:-1]
     truth = [json.loads(line) for line in open(truth_path)]
-    fs = float(os.environ.get("FS", "0")) or None
+    fs = float(os.environ.get("FS", "500"))  # the CSV has sample numbers, not times
     on_all, off_all = [], []
     for t in truth:
         for lead in names:
@@ -86,11 +86,10 @@ def synth(csv, truth_path):
             on, off = t["onset_sample"], t["offset_sample"]
             if on < 10 or off + 40 >= len(x):
                 continue
-            rate = fs or 500.0
-            _, o, f = profile(x, on, off, rate, x[on - 1], x[off + 1])
+            _, o, f = profile(x, on, off, fs, x[on - 1], x[off + 1])
             on_all.append(o)
             off_all.append(f)
-    report("synthetic (true support; set FS=rate if not 500 Hz)", on_all, off_all)
+    report(f"synthetic at {fs:g} Hz (true support; FS=rate for other rates)", on_all, off_all)
 
 
 if __name__ == "__main__":
