@@ -19,19 +19,7 @@ fn main() {
             rec.leads
                 .retain(|l| l.name.eq_ignore_ascii_case("II") || l.name.eq_ignore_ascii_case("V5"));
             let ratio = rec.fs_hz / fs;
-            for lead in rec.leads.iter_mut() {
-                let x = lead.samples_uv.clone();
-                let n = ((x.len() - 1) as f64 / ratio) as usize;
-                lead.samples_uv = (0..n)
-                    .map(|i| {
-                        let t = i as f64 * ratio;
-                        let k = t as usize;
-                        let f = (t - k as f64) as f32;
-                        x[k] * (1.0 - f) + x[(k + 1).min(x.len() - 1)] * f
-                    })
-                    .collect();
-            }
-            rec.fs_hz = fs;
+            let rec = rec.resampled_linear(fs);
             let a = analyze(&rec, PipelineConfig::new(fs, Vec::new())).unwrap();
             let back = |s: u64| (s as f64 * ratio).round() as u64;
             let bb = |b: &Boundary| Boundary {

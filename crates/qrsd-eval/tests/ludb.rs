@@ -23,6 +23,19 @@ fn ludb_dir() -> PathBuf {
     p
 }
 
+/// Every `(measure, max |mean| ms, max SD ms)` holds.
+fn assert_within(t: &qrsd_eval::Tally, bounds: &[(&str, f64, f64)]) {
+    for &(key, mean, sd) in bounds {
+        let s = t.stats(key);
+        assert!(
+            s.mean.abs() <= mean && s.sd <= sd,
+            "{key}: {:+.2} ± {:.2} ms (bound ±{mean}, SD {sd})",
+            s.mean,
+            s.sd
+        );
+    }
+}
+
 #[test]
 fn ludb_detection_meets_targets_and_delineation_does_not_regress() {
     let cfg = PipelineConfig::new(500.0, Vec::new());
@@ -50,15 +63,7 @@ fn ludb_detection_meets_targets_and_delineation_does_not_regress() {
         ("GLOBAL.offset", 8.4, 11.8),
         ("GLOBAL.qrsd", 19.9, 17.8),
     ];
-    for (key, mean, sd) in bounds {
-        let s = t.stats(key);
-        assert!(
-            s.mean.abs() <= mean && s.sd <= sd,
-            "{key}: {:+.2} ± {:.2} ms (bound ±{mean}, SD {sd})",
-            s.mean,
-            s.sd
-        );
-    }
+    assert_within(t, &bounds);
     for key in [
         "II.onset",
         "II.offset",
@@ -98,15 +103,7 @@ fn ludb_convention_profile_meets_mean_targets_where_it_does() {
         ("GLOBAL.offset", 5.0, 11.8),
         ("GLOBAL.qrsd", 5.0, 17.9),
     ];
-    for (key, mean, sd) in bounds {
-        let s = t.stats(key);
-        assert!(
-            s.mean.abs() <= mean && s.sd <= sd,
-            "{key}: {:+.2} ± {:.2} ms (bound ±{mean}, SD {sd})",
-            s.mean,
-            s.sd
-        );
-    }
+    assert_within(t, &bounds);
 }
 
 #[test]

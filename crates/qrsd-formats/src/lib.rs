@@ -45,6 +45,40 @@ impl Recording {
             .min()
             .unwrap_or(0)
     }
+
+    /// The recording at `fs_hz` by linear interpolation between neighbouring samples, without an
+    /// anti-alias filter: for evaluating at other rates (e.g. LUDB at 250 and 360 Hz), not for archiving.
+    /// Sample `i` of the result lies at input sample `i · fs_hz_in / fs_hz`.
+    pub fn resampled_linear(&self, fs_hz: f64) -> Recording {
+        let ratio = self.fs_hz / fs_hz;
+        // A rate that is not a positive finite number gives empty leads (never a panic or a huge alloc).
+        let ratio = if ratio.is_finite() && ratio > 0.0 {
+            ratio
+        } else {
+            f64::INFINITY
+        };
+        let leads = self
+            .leads
+            .iter()
+            .map(|lead| {
+                let x = &lead.samples_uv;
+                let n = (x.len().saturating_sub(1) as f64 / ratio) as usize;
+                let samples_uv = (0..n)
+                    .map(|i| {
+                        let t = i as f64 * ratio;
+                        let k = t as usize;
+                        let f = (t - k as f64) as f32;
+                        x[k] * (1.0 - f) + x[(k + 1).min(x.len() - 1)] * f
+                    })
+                    .collect();
+                Lead {
+                    name: lead.name.clone(),
+                    samples_uv,
+                }
+            })
+            .collect();
+        Recording { fs_hz, leads }
+    }
 }
 
 /// Opens a recording, choosing the reader from the file extension (case-insensitive):
@@ -63,5 +97,42 @@ pub fn open(path: impl AsRef<Path>) -> Result<Recording, FormatError> {
         _ => Err(FormatError::UnknownExtension {
             path: path.to_path_buf(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ramp(fs_hz: f64, n: usize) -> Recording {
+        Recording {
+            fs_hz,
+            leads: vec![Lead {
+                name: "II".into(),
+                samples_uv: (0..n).map(|i| 10.0 * i as f32).collect(),
+            }],
+        }
+    }
+
+    #[test]
+    fn linear_resampling_keeps_a_ramp_on_the_new_grid() {
+        let down = ramp(500.0, 11).resampled_linear(250.0);
+        assert_eq!(down.fs_hz, 250.0);
+        assert_eq!(down.leads[0].samples_uv, vec![0.0, 20.0, 40.0, 60.0, 80.0]);
+        let up = ramp(500.0, 3).resampled_linear(1000.0);
+        assert_eq!(up.leads[0].samples_uv, vec![0.0, 5.0, 10.0, 15.0]);
+        let odd = ramp(500.0, 6).resampled_linear(360.0);
+        let want: Vec<f32> = (0..3).map(|i| 10.0 * (i as f32 * 500.0 / 360.0)).collect();
+        for (a, b) in odd.leads[0].samples_uv.iter().zip(&want) {
+            assert!((a - b).abs() < 1e-3, "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn linear_resampling_to_an_absurd_rate_gives_empty_leads() {
+        for fs in [0.0, -250.0, f64::NAN, f64::INFINITY] {
+            let r = ramp(500.0, 10).resampled_linear(fs);
+            assert!(r.leads[0].samples_uv.is_empty(), "fs {fs}");
+        }
     }
 }

@@ -11,18 +11,9 @@ use qrsd_synth::{
 };
 
 fn beats_of(rec: &SynthRecording) -> Vec<Beat> {
-    let names = rec.leads.iter().map(|(n, _)| n.clone()).collect();
-    let mut p = Pipeline::new(PipelineConfig::new(rec.fs_hz, names)).unwrap();
-    let f32s: Vec<Vec<f32>> = rec
-        .leads
-        .iter()
-        .map(|(_, v)| v.iter().map(|x| *x as f32).collect())
-        .collect();
-    let views: Vec<&[f32]> = f32s.iter().map(|v| v.as_slice()).collect();
-    let mut beats = Vec::new();
-    p.process_planar(&views, Some(rec.pace_flags.as_slice()), &mut beats);
-    p.finish(&mut beats);
-    beats
+    Pipeline::new(PipelineConfig::new(rec.fs_hz, rec.lead_names()))
+        .unwrap()
+        .run_to_end(&rec.leads_f32(), Some(rec.pace_flags.as_slice()))
 }
 
 fn snippet(rec: &SynthRecording, r: u64) -> Option<BeatWaveform> {

@@ -59,17 +59,8 @@ fn main() {
                 ..SynthConfig::default()
             };
             let rec = generate(&cfg, 30.0).unwrap();
-            let names = rec.leads.iter().map(|(n, _)| n.clone()).collect();
-            let mut p = Pipeline::new(make(fs, names)).unwrap();
-            let f32s: Vec<Vec<f32>> = rec
-                .leads
-                .iter()
-                .map(|(_, v)| v.iter().map(|x| *x as f32).collect())
-                .collect();
-            let views: Vec<&[f32]> = f32s.iter().map(|v| v.as_slice()).collect();
-            let mut beats: Vec<Beat> = Vec::new();
-            p.process_planar(&views, Some(&rec.pace_flags), &mut beats);
-            p.finish(&mut beats);
+            let mut p = Pipeline::new(make(fs, rec.lead_names())).unwrap();
+            let beats = p.run_to_end(&rec.leads_f32(), Some(&rec.pace_flags));
             let ms = 1000.0 / fs;
             let (mut on_s, mut off_s, mut q_s, mut on_v, mut off_v, mut q_v, mut sv_on, mut sv_off) = (
                 vec![],

@@ -52,21 +52,13 @@ fn main() {
                         ..SynthConfig::default()
                     };
                     let rec = generate(&cfg, 20.0).unwrap();
-                    let names: Vec<String> = rec.leads.iter().map(|(n, _)| n.clone()).collect();
+                    let names = rec.lead_names();
                     let mut c = serde_json::to_value(PipelineConfig::new(fs, names)).unwrap();
                     for (s, k, v) in &overrides {
                         c[s][k] = v.clone();
                     }
                     let mut p = Pipeline::new(serde_json::from_value(c).unwrap()).unwrap();
-                    let f32s: Vec<Vec<f32>> = rec
-                        .leads
-                        .iter()
-                        .map(|(_, v)| v.iter().map(|x| *x as f32).collect())
-                        .collect();
-                    let views: Vec<&[f32]> = f32s.iter().map(|v| v.as_slice()).collect();
-                    let mut beats: Vec<Beat> = Vec::new();
-                    p.process_planar(&views, Some(&rec.pace_flags), &mut beats);
-                    p.finish(&mut beats);
+                    let beats = p.run_to_end(&rec.leads_f32(), Some(&rec.pace_flags));
                     for t in &rec.truth {
                         let b = beats
                             .iter()

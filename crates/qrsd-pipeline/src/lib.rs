@@ -264,6 +264,19 @@ impl Pipeline {
         }
     }
 
+    /// A whole recording in one go: [`Pipeline::process_planar`] and [`Pipeline::finish`].
+    pub fn run_to_end<L: AsRef<[f32]>>(
+        &mut self,
+        leads_uv: &[L],
+        pace_flags: Option<&[bool]>,
+    ) -> Vec<Beat> {
+        let views: Vec<&[f32]> = leads_uv.iter().map(AsRef::as_ref).collect();
+        let mut beats = Vec::new();
+        self.process_planar(&views, pace_flags, &mut beats);
+        self.finish(&mut beats);
+        beats
+    }
+
     /// End of input: decide and delineate the beats still pending, with whatever window is left.
     pub fn finish(&mut self, out: &mut Vec<Beat>) {
         self.detections.clear();
@@ -454,11 +467,8 @@ pub fn analyze(
 ) -> Result<Analysis, PipelineError> {
     cfg.fs_hz = rec.fs_hz;
     cfg.lead_names = rec.leads.iter().map(|l| l.name.clone()).collect();
-    let mut p = Pipeline::new(cfg)?;
     let leads: Vec<&[f32]> = rec.leads.iter().map(|l| l.samples_uv.as_slice()).collect();
-    let mut beats = Vec::new();
-    p.process_planar(&leads, None, &mut beats);
-    p.finish(&mut beats);
+    let beats = Pipeline::new(cfg)?.run_to_end(&leads, None);
     Ok(Analysis {
         sampling_rate_hz: rec.fs_hz,
         n_samples: rec.len_samples() as u64,

@@ -16,26 +16,7 @@ fn ludb(record: &str) -> Recording {
     })
 }
 
-/// Change the rate of every lead by linear interpolation (enough to exercise other rates with real ECG).
-fn resample(rec: &Recording, fs_hz: f64) -> Recording {
-    let ratio = rec.fs_hz / fs_hz;
-    let mut out = rec.clone();
-    out.fs_hz = fs_hz;
-    for lead in out.leads.iter_mut() {
-        let x = lead.samples_uv.clone();
-        let n = ((x.len() - 1) as f64 / ratio) as usize;
-        lead.samples_uv = (0..n)
-            .map(|i| {
-                let t = i as f64 * ratio;
-                let k = t as usize;
-                let f = (t - k as f64) as f32;
-                x[k] * (1.0 - f) + x[(k + 1).min(x.len() - 1)] * f
-            })
-            .collect();
-    }
-    out
-}
-
+/// Feed `rec` to one pipeline in chunks of `chunk` samples.
 fn run_chunked(rec: &Recording, chunk: usize) -> Vec<Beat> {
     let names = rec.leads.iter().map(|l| l.name.clone()).collect();
     let mut p = Pipeline::new(PipelineConfig::new(rec.fs_hz, names)).unwrap();
@@ -65,7 +46,7 @@ fn beats_do_not_depend_on_chunk_size_or_rate() {
             let rec = if fs == base.fs_hz {
                 base.clone()
             } else {
-                resample(&base, fs)
+                Recording::resampled_linear(&base, fs)
             };
             let whole = run_chunked(&rec, usize::MAX);
             assert!(
@@ -102,7 +83,7 @@ fn reported_times_follow_the_input_rate() {
         (1000.0, 2.0, 16.0),
         (2000.0, 2.0, 16.0),
     ] {
-        let b = resample(&a, fs);
+        let b = Recording::resampled_linear(&a, fs);
         let bb = run_chunked(&b, usize::MAX);
         assert_eq!(ba.len(), bb.len(), "{fs} Hz: beat count");
         let mut diffs_ms: Vec<f64> = ba

@@ -44,7 +44,7 @@ proptest! {
             ..SynthConfig::default()
         };
         let rec = generate(&cfg, 6.0).unwrap();
-        let leads: Vec<Vec<f32>> = rec.leads.iter().map(|(_, v)| v.iter().map(|x| *x as f32).collect()).collect();
+        let leads = rec.leads_f32();
         let whole = run(&leads, &rec.pace_flags, fs, &[usize::MAX]);
         prop_assert!(whole.len() >= 4);
         let chunked = run(&leads, &rec.pace_flags, fs, &chunks);

@@ -29,6 +29,19 @@ impl SynthRecording {
     pub fn len_samples(&self) -> usize {
         self.pace_flags.len()
     }
+
+    /// The lead names, in order.
+    pub fn lead_names(&self) -> Vec<String> {
+        self.leads.iter().map(|(n, _)| n.clone()).collect()
+    }
+
+    /// The leads as f32 µV, in order (what an amplifier or a file reader delivers to the pipeline).
+    pub fn leads_f32(&self) -> Vec<Vec<f32>> {
+        self.leads
+            .iter()
+            .map(|(_, v)| v.iter().map(|x| *x as f32).collect())
+            .collect()
+    }
 }
 
 /// Generates `seconds` of signal for `cfg` in one go (same samples as streaming [`Synth::fill`]).
