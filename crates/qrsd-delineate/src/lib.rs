@@ -94,6 +94,16 @@ pub struct DelineationConfig {
     /// As `refine_onset_gap_ms`, for offsets.
     #[serde(default = "d_refine_offset_gap_ms")]
     pub refine_offset_gap_ms: f64,
+    /// The noise floor is measured in the window only up to this long after R (0 = the whole window),
+    /// so that a window ending here gives the same result as the full one whenever everything else the
+    /// result depends on lies inside it ([`Delineation::needs_len`]): a live beat can then be delivered
+    /// this long after R instead of `post_ms`.
+    #[serde(default = "d_early_post_ms")]
+    pub early_post_ms: f64,
+}
+
+fn d_early_post_ms() -> f64 {
+    150.0
 }
 
 fn d_refine_gap_ms() -> f64 {
@@ -146,6 +156,7 @@ impl Default for DelineationConfig {
             offset_shift_ms: 0.0,
             refine_onset_gap_ms: d_refine_gap_ms(),
             refine_offset_gap_ms: d_refine_offset_gap_ms(),
+            early_post_ms: d_early_post_ms(),
         }
     }
 }
@@ -182,6 +193,10 @@ pub struct Delineation {
     pub global: Bounds,
     /// Refined R (largest deflection of the lead with the largest QRS), window index.
     pub r_index: usize,
+    /// Window length this result depends on: any window that starts at the same sample and is at least
+    /// this long (e.g. the full `pre_ms + post_ms` one) gives the same result. `usize::MAX` when the
+    /// window was too short to tell (a boundary walk or refinement ran into its end).
+    pub needs_len: usize,
 }
 
 /// Smallest slope noise assumed, µV/ms: an amplitude noise floor of ≈ 3.4 µV (√2·4 ms·0.6), about a real
@@ -265,6 +280,7 @@ impl Delineator {
         out.leads.resize(leads.len(), Bounds::default());
         out.global = Bounds::default();
         out.r_index = r;
+        out.needs_len = usize::MAX;
         let n = leads.iter().map(|l| l.len()).min().unwrap_or(0);
         let n = n.min(self.summed.len());
         let n_leads = leads.len().min(self.slopes.len());
@@ -307,9 +323,14 @@ impl Delineator {
             Some((a, b)) if (a..=b).contains(&i) => (b + 1).min(n - 1),
             _ => i,
         };
-        // Per-lead noise floor of the slope.
+        // Per-lead noise floor of the slope, over slopes that a longer window would give alike.
+        let noise_end = if self.cfg.early_post_ms > 0.0 {
+            (r + self.samples(self.cfg.early_post_ms) + 1).min(n) - h.min(n - 1)
+        } else {
+            n
+        };
         for l in 0..n_leads {
-            self.noise[l] = self.noise_floor(l, n, art_lo, art_hi);
+            self.noise[l] = self.noise_floor(l, noise_end.max(1), art_lo, art_hi);
         }
         let mut sorted = [0.0f64; 64];
         let k = n_leads.min(64);
@@ -331,9 +352,13 @@ impl Delineator {
             *v = v.sqrt();
         }
         let g_noise = g_noise2.sqrt();
-        let Some((g_on, g_off)) = self.global_region(n, r, g_noise, first_allowed) else {
+        let Some((g_on, g_off, g_settled, g_peak_end)) =
+            self.global_region(n, r, g_noise, first_allowed)
+        else {
             return;
         };
+        // Index up to which (plus the differentiator's reach) the samples decided this result.
+        let mut last_read = g_settled.max(g_peak_end);
 
         let margin = self.samples(self.cfg.lead_margin_ms);
         let (lo, hi) = (
@@ -358,9 +383,11 @@ impl Delineator {
             h,
             h_ms,
         };
+        last_read = last_read.max(hi + 1);
         for (l, x) in leads.iter().enumerate().take(n_leads) {
             let d = &self.slopes[l][..n];
-            let b = lead_bounds(x, d, &search, self.noise[l], &self.cfg);
+            let (b, read) = lead_bounds(x, d, &search, self.noise[l], &self.cfg);
+            last_read = last_read.max(read);
             let b = Bounds {
                 onset: b
                     .onset
@@ -406,6 +433,8 @@ impl Delineator {
             };
             out.r_index = refine_r(&leads[..n_leads], first, last);
         }
+        // A slope at i reads the signal up to i + h; a window whose slopes are truncated there differs.
+        out.needs_len = last_read.saturating_add(h + 2).max(r + 1);
     }
 
     fn signed_samples(&self, ms: f64) -> i64 {
@@ -439,14 +468,15 @@ impl Delineator {
         v.sqrt().max(MIN_NOISE_UV_PER_MS)
     }
 
-    /// The multi-lead QRS region around R from the combined slope.
+    /// The multi-lead QRS region around R from the combined slope: onset, offset, and the last indices
+    /// the offset walk and the peak search read (`usize::MAX`: the walk ran into the window's end).
     fn global_region(
         &self,
         n: usize,
         r: usize,
         g_noise: f64,
         first_allowed: usize,
-    ) -> Option<(usize, usize)> {
+    ) -> Option<(usize, usize, usize, usize)> {
         let e = &self.summed[..n];
         let near = self.samples(60.0);
         let (a, b) = (
@@ -468,16 +498,30 @@ impl Delineator {
         let thr_off = (self.cfg.global_offset_fraction * peak).max(floor);
         let quiet = self.samples(self.cfg.quiet_ms).max(1);
         let reach = self.samples(self.cfg.max_half_width_ms);
-        let onset =
-            walk_out(e, (first_allowed..peak_i).rev().take(reach), thr, quiet).unwrap_or(peak_i);
-        let offset = walk_out(e, (peak_i + 1..n).take(reach), thr_off, quiet).unwrap_or(peak_i);
-        Some((onset, offset))
+        let onset = walk_out(e, (first_allowed..peak_i).rev().take(reach), thr, quiet)
+            .0
+            .unwrap_or(peak_i);
+        let (offset, settled) = walk_out(e, (peak_i + 1..n).take(reach), thr_off, quiet);
+        // The walk also ends (without a quiet stretch) after `reach` samples: that too is final.
+        let settled = settled.or_else(|| (peak_i + reach < n).then_some(peak_i + reach));
+        Some((
+            onset,
+            offset.unwrap_or(peak_i),
+            settled.unwrap_or(usize::MAX),
+            b,
+        ))
     }
 }
 
 /// Walk the indices `path` (outwards from a peak) until `quiet` consecutive samples of `e` are under
 /// `thr`; the boundary is the last sample at or above it (`None` if the first ones are already quiet).
-fn walk_out(e: &[f64], path: impl Iterator<Item = usize>, thr: f64, quiet: usize) -> Option<usize> {
+/// Also returns the index where the quiet stretch was complete (`None` if the path ended first).
+fn walk_out(
+    e: &[f64],
+    path: impl Iterator<Item = usize>,
+    thr: f64,
+    quiet: usize,
+) -> (Option<usize>, Option<usize>) {
     let mut boundary = None;
     let mut below = 0;
     for i in path {
@@ -487,11 +531,11 @@ fn walk_out(e: &[f64], path: impl Iterator<Item = usize>, thr: f64, quiet: usize
         } else {
             below += 1;
             if below >= quiet {
-                break;
+                return (boundary, Some(i));
             }
         }
     }
-    boundary
+    (boundary, None)
 }
 
 /// Where and how a lead's boundaries are searched.
@@ -521,7 +565,7 @@ fn lead_bounds(
     search: &Search,
     noise: f64,
     cfg: &DelineationConfig,
-) -> Bounds {
+) -> (Bounds, usize) {
     let Search {
         lo,
         hi,
@@ -531,7 +575,7 @@ fn lead_bounds(
     } = *search;
     let max = d[lo..=hi].iter().fold(0.0f64, |m, v| m.max(v.abs()));
     if max <= 0.0 {
-        return Bounds::default();
+        return (Bounds::default(), hi + 1);
     }
     let a = |i: usize| d[i].abs();
     // A wave is significant against the lead's largest slope and against its own noise.
@@ -540,10 +584,10 @@ fn lead_bounds(
         a(i) >= sig && (i == 0 || a(i) >= a(i - 1)) && (i + 1 >= d.len() || a(i) >= a(i + 1))
     };
     let Some(first) = (lo..=hi).find(|i| is_peak(*i)) else {
-        return Bounds::default();
+        return (Bounds::default(), hi + 1);
     };
     let Some(last) = (lo..=hi).rev().find(|i| is_peak(*i)) else {
-        return Bounds::default();
+        return (Bounds::default(), hi + 1);
     };
     let floor = cfg.walk_noise_factor * noise;
     let on_thr = (cfg.lead_onset_fraction * a(first)).max(floor);
@@ -562,6 +606,13 @@ fn lead_bounds(
     {
         offset += 1;
     }
+    // What the offset side read: the walk's stopping sample (the window's end: not final), and below
+    // the refinement's outside level.
+    let mut read = if offset + 1 < d.len() {
+        (offset + 1).max(hi + 1)
+    } else {
+        usize::MAX
+    };
     if cfg.refine_factor > 0.0 {
         // The slope over ±h registers a deflection up to h samples before it starts (and after it ends):
         // the boundary is the first (last) sample of that span where the signal itself has left the level
@@ -629,6 +680,7 @@ fn lead_bounds(
                 onset = i;
             }
         }
+        read = read.max(offset + 2 * h + off_gap + off_extra);
         if offset + 2 * h + off_gap + off_extra < n {
             let base = x[offset + h + off_gap..=offset + 2 * h + off_gap + off_extra]
                 .iter()
@@ -666,10 +718,13 @@ fn lead_bounds(
             }
         }
     }
-    Bounds {
-        onset: Some(onset),
-        offset: Some(offset),
-    }
+    (
+        Bounds {
+            onset: Some(onset),
+            offset: Some(offset),
+        },
+        read,
+    )
 }
 
 /// The boundary sample nearest to where the deflection crosses `level` between sample `j` (at `dev_j`,

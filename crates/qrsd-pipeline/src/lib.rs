@@ -38,6 +38,15 @@ pub struct PipelineConfig {
     pub detector: DetectorConfig,
     /// Delineator.
     pub delineation: DelineationConfig,
+    /// Deliver a beat as soon as a window ending `delineation.early_post_ms` after R decides it (the
+    /// delineator says so: [`qrsd_delineate::Delineation::needs_len`]), else after the full `post_ms`.
+    /// The beats are identical either way; only when they come out differs.
+    #[serde(default = "early_emit_default")]
+    pub early_emit: bool,
+}
+
+fn early_emit_default() -> bool {
+    true
 }
 
 impl PipelineConfig {
@@ -50,6 +59,7 @@ impl PipelineConfig {
             pace: PaceConfig::default(),
             detector: DetectorConfig::default(),
             delineation: DelineationConfig::default(),
+            early_emit: true,
         }
     }
 }
@@ -113,6 +123,8 @@ pub struct Pipeline {
     last_beat_r: Option<u64>,
     /// Global offset and detection strength of the last beat emitted.
     last_beat_end: Option<(u64, f64)>,
+    /// R of the pending detection whose early delineation did not decide it (tried once).
+    early_tried: Option<u64>,
 }
 
 /// Running context used to call a beat ectopic: premature and wider than the usual beat.
@@ -172,6 +184,7 @@ impl Pipeline {
             rr: RhythmContext::default(),
             last_beat_r: None,
             last_beat_end: None,
+            early_tried: None,
             cfg,
         })
     }
@@ -237,12 +250,21 @@ impl Pipeline {
         self.detector.process(&self.filtered, &mut self.detections);
         self.queue_detections();
         let post = self.delineator.post_samples() as u64;
+        let early = self.early_post_samples();
         while let Some(d) = self.pending.front().copied() {
             if d.r_sample + post >= self.n_filtered {
+                let ready = early.is_some_and(|e| d.r_sample + e < self.n_filtered);
+                if ready && self.early_tried != Some(d.r_sample) {
+                    if self.emit(d, early, out) {
+                        self.pending.pop_front();
+                        continue;
+                    }
+                    self.early_tried = Some(d.r_sample);
+                }
                 break;
             }
             self.pending.pop_front();
-            self.emit(d, out);
+            self.emit(d, None, out);
         }
     }
 
@@ -283,7 +305,7 @@ impl Pipeline {
         self.detector.finish(&mut self.detections);
         self.queue_detections();
         while let Some(d) = self.pending.pop_front() {
-            self.emit(d, out);
+            self.emit(d, None, out);
         }
     }
 
@@ -297,14 +319,24 @@ impl Pipeline {
         }
     }
 
-    fn emit(&mut self, d: Detection, out: &mut Vec<Beat>) {
+    /// Samples after R of the early window, when early delivery is on.
+    fn early_post_samples(&self) -> Option<u64> {
+        let ms = self.cfg.delineation.early_post_ms;
+        let e = (ms * self.cfg.fs_hz / 1000.0).round() as u64;
+        (self.cfg.early_emit && ms > 0.0 && e < self.delineator.post_samples() as u64).then_some(e)
+    }
+
+    /// Delineate detection `d` on the window ending `post` (default: `post_ms`) after R and deliver the
+    /// beat. With an early `post`, nothing happens (false) unless the delineator says that window
+    /// decided the beat, i.e. the full window would give the same result.
+    fn emit(&mut self, d: Detection, early: Option<u64>, out: &mut Vec<Beat>) -> bool {
         let pre = self.delineator.pre_samples() as u64;
-        let post = self.delineator.post_samples() as u64;
+        let post = early.unwrap_or(self.delineator.post_samples() as u64);
         let oldest = self.n_filtered.saturating_sub(self.ring_len as u64);
         let start = d.r_sample.saturating_sub(pre).max(oldest);
         let end = (d.r_sample + post).min(self.n_filtered.saturating_sub(1));
         if end <= start || d.r_sample < start {
-            return;
+            return early.is_none();
         }
         let len = (end - start + 1) as usize;
         for (l, w) in self.window.iter_mut().enumerate() {
@@ -321,6 +353,9 @@ impl Pipeline {
             hints,
             &mut self.delineation,
         );
+        if early.is_some() && self.delineation.needs_len > len {
+            return false;
+        }
         let to_sample = |i: usize| (start + i as u64).saturating_sub(self.filter_delay);
         let dl = &self.delineation;
         let r_sample = to_sample(dl.r_index);
@@ -328,7 +363,7 @@ impl Pipeline {
         if let Some(prev) = self.last_beat_r {
             if r_sample <= prev + (self.cfg.fs_hz * self.cfg.detector.refractory_ms / 1000.0) as u64
             {
-                return;
+                return true;
             }
         }
         let global = Boundary {
@@ -343,7 +378,7 @@ impl Pipeline {
         {
             let guard = (self.cfg.fs_hz * ST_GUARD_MS / 1000.0) as u64;
             if on < prev_off + guard && d.strength < prev_strength {
-                return;
+                return true;
             }
         }
         self.last_beat_r = Some(r_sample);
@@ -372,6 +407,7 @@ impl Pipeline {
             global,
             leads,
         });
+        true
     }
 
     /// Window indices (first, last) of the stimulus artefacts (pulse + blanked tail) of the first

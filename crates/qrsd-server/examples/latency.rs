@@ -105,12 +105,13 @@ async fn main() {
         pct(&publish, 0.5),
         pct(&publish, 0.99)
     );
-    let post_ms = qrsd_pipeline::PipelineConfig::new(1000.0, Vec::new())
-        .delineation
-        .post_ms;
+    let d = qrsd_pipeline::PipelineConfig::new(1000.0, Vec::new()).delineation;
     println!(
-        "R -> QRS offset in these beats: median {:.0} ms (the delineator waits {post_ms} ms after R)",
-        pct(&offset_to_emit_margin, 0.5)
+        "R -> QRS offset in these beats: median {:.0} ms (a beat is delineated {} ms after R when that \
+         window decides it, else {} ms after R)",
+        pct(&offset_to_emit_margin, 0.5),
+        d.early_post_ms,
+        d.post_ms
     );
     running.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);
