@@ -288,13 +288,10 @@ impl Delineator {
             return;
         }
         let h = self.samples(self.cfg.derivative_half_span_ms).max(1);
-        let per_ms = self.fs_hz / 1000.0 / (2 * h) as f64;
         let h_ms = h as f64 * 1000.0 / self.fs_hz;
+        let hf = (self.cfg.derivative_half_span_ms * self.fs_hz / 1000.0).max(1.0);
         for (x, d) in leads.iter().zip(self.slopes.iter_mut()) {
-            for (i, di) in d[..n].iter_mut().enumerate() {
-                let (a, b) = (i.saturating_sub(h), (i + h).min(n - 1));
-                *di = (x[b] - x[a]) * per_ms;
-            }
+            differentiate(&x[..n], &mut d[..n], hf, self.fs_hz);
         }
         // The stimulus artefact (plus the differentiator's reach) is neither QRS nor noise.
         let valid = |w: Option<(usize, usize)>| w.filter(|(a, b)| a <= b && *b < n);
@@ -382,6 +379,7 @@ impl Delineator {
             first_allowed,
             h,
             h_ms,
+            span_ms: hf * 1000.0 / self.fs_hz,
         };
         last_read = last_read.max(hi + 1);
         for (l, x) in leads.iter().enumerate().take(n_leads) {
@@ -513,6 +511,32 @@ impl Delineator {
     }
 }
 
+/// Central difference of `x` over ±`half_span` samples, in µV/ms (`d[i] = (x(i+s) − x(i−s)) / 2s`). The span
+/// is exact at every rate: where it is not a whole number of samples (e.g. ±4 ms at 360 Hz = ±1.44) the
+/// signal is interpolated linearly at its ends, where rounding it (±1 sample = ±2.8 ms) made the slopes
+/// noisier and the boundaries rate-dependent. Ends of `x` are held.
+fn differentiate(x: &[f64], d: &mut [f64], half_span: f64, fs_hz: f64) {
+    let n = x.len().min(d.len());
+    if n == 0 {
+        return;
+    }
+    let (whole, frac) = (half_span.floor() as i64, half_span - half_span.floor());
+    let per_ms = fs_hz / 1000.0 / (2.0 * half_span);
+    let at = |k: i64| x[k.clamp(0, n as i64 - 1) as usize];
+    for (i, di) in d[..n].iter_mut().enumerate() {
+        let i = i as i64;
+        let (ahead, behind) = if frac > 1e-9 {
+            (
+                at(i + whole) + frac * (at(i + whole + 1) - at(i + whole)),
+                at(i - whole) + frac * (at(i - whole - 1) - at(i - whole)),
+            )
+        } else {
+            (at(i + whole), at(i - whole))
+        };
+        *di = (ahead - behind) * per_ms;
+    }
+}
+
 /// Walk the indices `path` (outwards from a peak) until `quiet` consecutive samples of `e` are under
 /// `thr`; the boundary is the last sample at or above it (`None` if the first ones are already quiet).
 /// Also returns the index where the quiet stretch was complete (`None` if the path ended first).
@@ -549,6 +573,8 @@ struct Search {
     /// Differentiator half span, samples and ms.
     h: usize,
     h_ms: f64,
+    /// The differentiator's exact half span, ms (h_ms is h rounded to whole samples).
+    span_ms: f64,
 }
 
 /// Per-lead boundaries of slope `d` (of signal `x`) searched inside `[lo, hi]`.
@@ -572,6 +598,7 @@ fn lead_bounds(
         first_allowed,
         h,
         h_ms,
+        span_ms,
     } = *search;
     let max = d[lo..=hi].iter().fold(0.0f64, |m, v| m.max(v.abs()));
     if max <= 0.0 {
@@ -617,7 +644,7 @@ fn lead_bounds(
         // The slope over ±h registers a deflection up to h samples before it starts (and after it ends):
         // the boundary is the first (last) sample of that span where the signal itself has left the level
         // it had just outside, by more than `refine_factor` amplitude-noise SDs (σ_x ≈ √2·h_ms·σ_slope).
-        let sx = cfg.refine_factor * std::f64::consts::SQRT_2 * h_ms * noise;
+        let sx = cfg.refine_factor * std::f64::consts::SQRT_2 * span_ms * noise;
         let n = x.len();
         // The level before the onset is measured outside a stimulus artefact; when the walk ran into the
         // artefact, the departure is searched all the way to the first significant slope.
@@ -805,6 +832,37 @@ mod tests {
                     "fs {fs} qrsd {qrsd_ms}: offset {goff} vs {off}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn the_differentiator_spans_the_same_time_at_every_rate() {
+        // A 40 Hz sine: a central difference over ±T ms gives A·ω·sin(ωT)/(ωT); ±4 ms at 360 Hz must
+        // not become ±1 sample (±2.8 ms, 12 % more gain at 40 Hz).
+        let (f, amp, span_ms) = (40.0, 1000.0, 4.0);
+        let w = 2.0 * std::f64::consts::PI * f;
+        let want = amp * w / 1000.0 * (w * span_ms / 1000.0).sin() / (w * span_ms / 1000.0);
+        for fs in [250.0, 360.0, 500.0, 1000.0] {
+            let x: Vec<f64> = (0..(fs as usize))
+                .map(|i| amp * (w * i as f64 / fs).sin())
+                .collect();
+            let mut d = vec![0.0; x.len()];
+            differentiate(&x, &mut d, span_ms * fs / 1000.0, fs);
+            // Amplitude of the slope's 40 Hz component (projection over whole periods, edges left out).
+            let (mut c, mut q) = (0.0, 0.0);
+            let (lo, hi) = ((fs / f) as usize, x.len() - (fs / f) as usize);
+            for (i, v) in d.iter().enumerate().take(hi).skip(lo) {
+                let t = w * i as f64 / fs;
+                c += v * t.cos();
+                q += v * t.sin();
+            }
+            let peak = 2.0 * (c * c + q * q).sqrt() / (hi - lo) as f64;
+            // Linear interpolation at the ends smooths a little (−6 % at 360 Hz for 40 Hz, where QRS
+            // energy ends); a span rounded to whole samples would be +12 % off there.
+            assert!(
+                (peak / want - 1.0).abs() < 0.07,
+                "fs {fs}: peak slope {peak:.1} vs {want:.1} µV/ms"
+            );
         }
     }
 
