@@ -11,6 +11,7 @@ mod serve;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use qrsd_condition::FilterConfig;
+use qrsd_delineate::DelineationConfig;
 use qrsd_eval::{Conditioning, EvalReport};
 use qrsd_pipeline::PipelineConfig;
 use std::path::PathBuf;
@@ -89,8 +90,28 @@ struct AnalyzeArgs {
     /// Print one JSON document (schema: docs/analyze-json.md).
     #[arg(long)]
     json: bool,
+    /// Where boundaries are placed: `visible` (the default: where the deflection stands out of the
+    /// noise; the simulator's truth), or `ludb` (onsets 12 ms earlier and offsets 8 ms later: the mean
+    /// placement of LUDB's cardiologists, docs/validation.md).
+    #[arg(long, value_enum, default_value = "visible")]
+    convention: Convention,
     #[command(flatten)]
     filter: FilterArgs,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Convention {
+    Visible,
+    Ludb,
+}
+
+impl Convention {
+    fn delineation(self) -> DelineationConfig {
+        match self {
+            Convention::Visible => DelineationConfig::default(),
+            Convention::Ludb => DelineationConfig::ludb_convention(),
+        }
+    }
 }
 
 #[derive(Args)]
@@ -144,6 +165,7 @@ fn analyze(a: AnalyzeArgs) -> Result<()> {
         qrsd_formats::open(&a.path).with_context(|| format!("reading {}", a.path.display()))?;
     let mut cfg = PipelineConfig::new(rec.fs_hz, Vec::new());
     cfg.filter = a.filter.config();
+    cfg.delineation = a.convention.delineation();
     let t0 = Instant::now();
     let analysis = qrsd_pipeline::analyze(&rec, cfg).context("building the pipeline")?;
     let dt = t0.elapsed().as_secs_f64();

@@ -65,6 +65,62 @@ fn analyze_json_follows_the_documented_schema() {
 }
 
 #[test]
+fn analyze_convention_ludb_moves_every_boundary_by_the_documented_shift() {
+    let run = |extra: &[&str]| -> serde_json::Value {
+        let out = qrsd()
+            .arg("analyze")
+            .arg(ludb("1"))
+            .arg("--json")
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let (visible, shifted) = (run(&[]), run(&["--convention", "ludb"]));
+    let (a, b) = (
+        visible["beats"].as_array().unwrap(),
+        shifted["beats"].as_array().unwrap(),
+    );
+    assert_eq!(a.len(), b.len());
+    // 500 Hz: onsets 12 ms = 6 samples earlier, offsets 8 ms = 4 samples later; a boundary is never
+    // moved out of the beat's window (record 1 starts with a QRS at sample ~0).
+    let (mut n, mut exact) = (0, 0);
+    for (x, y) in a.iter().zip(b) {
+        for (lead, bx) in x["leads"].as_object().unwrap() {
+            let by = &y["leads"][lead];
+            if let (Some(o1), Some(o2)) = (bx["onset_sample"].as_i64(), by["onset_sample"].as_i64())
+            {
+                assert!((0..=6).contains(&(o1 - o2)), "{lead} onset {o1} -> {o2}");
+                assert!(o1 - o2 == 6 || o2 == 0, "{lead} onset {o1} -> {o2}");
+                exact += usize::from(o1 - o2 == 6);
+                n += 1;
+            }
+            if let (Some(f1), Some(f2)) =
+                (bx["offset_sample"].as_i64(), by["offset_sample"].as_i64())
+            {
+                assert_eq!(f2 - f1, 4, "{lead} offset");
+            }
+        }
+    }
+    // All but the first beat's 12 (its onsets are at the record's first sample).
+    assert!(
+        exact + 12 >= n && n > 50,
+        "{exact} of {n} onsets moved by 6 samples"
+    );
+    let bad = qrsd()
+        .args(["analyze", "--convention", "cardio"])
+        .arg(ludb("1"))
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+}
+
+#[test]
 fn analyze_reports_bad_files_clearly() {
     let dir = std::env::temp_dir().join(format!("qrsd-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
