@@ -371,7 +371,7 @@ impl QrsDetector {
                 };
             }
             self.spk = if searchback {
-                0.25 * p.value + 0.75 * self.spk
+                0.5 * p.value + 0.5 * self.spk
             } else {
                 0.125 * p.value + 0.875 * self.spk
             };
@@ -471,8 +471,15 @@ impl QrsDetector {
             }
         }
         self.n_noise = 0;
+        let before = self.last_qrs.map(|q| q.slope_idx);
         if let Some(b) = best {
             self.classify(b, true, out);
+        }
+        // Nothing passed even the search-back threshold: the signal level was learned on larger beats
+        // than the present ones (pacing started, electrodes moved, gain changed). It halves at each such
+        // time-out (never below the noise level), so that the smaller beats are found again.
+        if self.last_qrs.map(|q| q.slope_idx) == before {
+            self.spk = (0.5 * self.spk).max(self.npk);
         }
     }
 }
@@ -595,6 +602,44 @@ mod tests {
                     "fs {fs}: {sooner_ms} ms sooner"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn beats_after_a_tenfold_amplitude_drop_are_found_again_within_four_beats() {
+        // Pacing starting after an intrinsic baseline, or electrodes moved: the QRS slope drops 10x.
+        // (Before the signal level decayed on failed search-backs, every later beat was lost.)
+        for fs in [360.0, 500.0, 1000.0] {
+            let (tall, rs_tall) = train(fs, 800.0, 12, 1000.0);
+            let (small, rs_small) = train(fs, 800.0, 12, 100.0);
+            let mut x = tall.clone();
+            x.extend(&small);
+            let shift = tall.len() as u64;
+            let mut d = QrsDetector::new(DetectorConfig::default(), fs, 1).unwrap();
+            let mut out = Vec::new();
+            for v in &x {
+                d.process(&[*v], &mut out);
+            }
+            d.finish(&mut out);
+            let tol = (0.06 * fs) as i64;
+            let found = |r: u64| {
+                out.iter()
+                    .any(|det| (det.r_sample as i64 - r as i64).abs() <= tol)
+            };
+            assert!(rs_tall.iter().all(|r| found(*r)), "fs {fs}: tall beats");
+            let missed: Vec<u64> = rs_small
+                .iter()
+                .map(|r| r + shift)
+                .filter(|r| !found(*r))
+                .collect();
+            assert!(
+                missed.len() <= 2,
+                "fs {fs}: missed {missed:?} after the drop"
+            );
+            assert!(
+                missed.iter().all(|r| *r <= shift + rs_small[3]),
+                "fs {fs}: late misses {missed:?}"
+            );
         }
     }
 
