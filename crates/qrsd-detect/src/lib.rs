@@ -515,17 +515,23 @@ mod tests {
         (x, rs)
     }
 
+    /// Every detection of `x` (one lead) with the default settings, the record finished.
+    fn detect_all(x: &[f64], fs: f64) -> Vec<Detection> {
+        let mut d = QrsDetector::new(DetectorConfig::default(), fs, 1).unwrap();
+        let mut out = Vec::new();
+        for v in x {
+            d.process(&[*v], &mut out);
+        }
+        d.finish(&mut out);
+        out
+    }
+
     #[test]
     fn finds_every_beat_of_a_clean_train_at_several_rates() {
         for fs in [250.0, 360.0, 500.0, 1000.0, 2000.0] {
             for rr_ms in [400.0, 800.0, 1400.0] {
                 let (x, rs) = train(fs, rr_ms, 12, 1000.0);
-                let mut d = QrsDetector::new(DetectorConfig::default(), fs, 1).unwrap();
-                let mut out = Vec::new();
-                for v in &x {
-                    d.process(&[*v], &mut out);
-                }
-                d.finish(&mut out);
+                let out = detect_all(&x, fs);
                 // The steepest slope lies on a flank (±40 ms of the apex) ; the pipeline refines R later.
                 let tol = (0.06 * fs) as i64;
                 assert_eq!(out.len(), rs.len(), "fs {fs} rr {rr_ms}: {:?}", out);
@@ -615,12 +621,7 @@ mod tests {
             let mut x = tall.clone();
             x.extend(&small);
             let shift = tall.len() as u64;
-            let mut d = QrsDetector::new(DetectorConfig::default(), fs, 1).unwrap();
-            let mut out = Vec::new();
-            for v in &x {
-                d.process(&[*v], &mut out);
-            }
-            d.finish(&mut out);
+            let out = detect_all(&x, fs);
             let tol = (0.06 * fs) as i64;
             let found = |r: u64| {
                 out.iter()

@@ -13,12 +13,13 @@ fn ludb(rec: &str) -> PathBuf {
         .join(format!("../../../shared/data/ludb/data/{rec}.hea"))
 }
 
-#[test]
-fn analyze_json_follows_the_documented_schema() {
+/// `qrsd analyze <LUDB record> --json [extra]`, which must succeed.
+fn analyze_json(rec: &str, extra: &[&str]) -> serde_json::Value {
     let out = qrsd()
         .arg("analyze")
-        .arg(ludb("1"))
+        .arg(ludb(rec))
         .arg("--json")
+        .args(extra)
         .output()
         .unwrap();
     assert!(
@@ -26,7 +27,12 @@ fn analyze_json_follows_the_documented_schema() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn analyze_json_follows_the_documented_schema() {
+    let v = analyze_json("1", &[]);
     assert_eq!(v["sampling_rate_hz"].as_f64(), Some(500.0));
     let beats = v["beats"].as_array().unwrap();
     assert!(beats.len() >= 6, "{} beats", beats.len());
@@ -66,22 +72,10 @@ fn analyze_json_follows_the_documented_schema() {
 
 #[test]
 fn analyze_convention_ludb_moves_every_boundary_by_the_documented_shift() {
-    let run = |extra: &[&str]| -> serde_json::Value {
-        let out = qrsd()
-            .arg("analyze")
-            .arg(ludb("1"))
-            .arg("--json")
-            .args(extra)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
-    };
-    let (visible, shifted) = (run(&[]), run(&["--convention", "ludb"]));
+    let (visible, shifted) = (
+        analyze_json("1", &[]),
+        analyze_json("1", &["--convention", "ludb"]),
+    );
     let (a, b) = (
         visible["beats"].as_array().unwrap(),
         shifted["beats"].as_array().unwrap(),
