@@ -36,7 +36,8 @@ pub struct DetectorConfig {
     pub early_lock: bool,
     /// A peak is also final once the envelope has fallen below this fraction of it (0 = only after
     /// `peak_hold_ms`); until `peak_hold_ms` after it, only a larger envelope starts a new peak, so the
-    /// T-wave bumps the hold swallowed stay swallowed. A beat is then reported ~100 ms sooner.
+    /// T-wave bumps the hold swallowed stay swallowed. A beat is then decided up to 30 ms sooner, so
+    /// that the pipeline's early delineation window (150 ms after R) is what sets the delay.
     #[serde(default = "default_fall")]
     pub peak_fall_fraction: f64,
     /// ... and at least this long after it (a stimulus artefact's bump just before its QRS must still
@@ -124,6 +125,9 @@ pub struct QrsDetector {
     slope_ring: Vec<f64>,
     /// Integration window in samples.
     win: usize,
+    /// `peak_hold_ms` and `peak_fall_hold_ms` in samples (the per-sample loop converts nothing).
+    hold: u64,
+    fall_hold: u64,
     slope_sum: f64,
     n: u64,
     band_delay: f64,
@@ -178,6 +182,8 @@ impl QrsDetector {
             prev_band: vec![0.0; n_leads],
             slope_ring: vec![0.0; win + hold + 2],
             win,
+            hold: hold as u64,
+            fall_hold: (cfg.peak_fall_hold_ms * fs_hz / 1000.0).round() as u64,
             slope_sum: 0.0,
             n: 0,
             band_delay,
@@ -255,10 +261,9 @@ impl QrsDetector {
             _ => {}
         }
         self.prev_env = env;
-        let hold = self.ms(self.cfg.peak_hold_ms);
+        let hold = self.hold;
         if let Some(c) = self.cand {
-            let fell = env < self.cfg.peak_fall_fraction * c.value
-                && idx >= c.idx + self.ms(self.cfg.peak_fall_hold_ms);
+            let fell = env < self.cfg.peak_fall_fraction * c.value && idx >= c.idx + self.fall_hold;
             if idx >= c.idx + hold || fell {
                 self.cand = None;
                 if idx < c.idx + hold {

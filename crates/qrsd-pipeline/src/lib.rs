@@ -125,6 +125,8 @@ pub struct Pipeline {
     last_beat_end: Option<(u64, f64)>,
     /// R of the pending detection whose early delineation did not decide it (tried once).
     early_tried: Option<u64>,
+    /// Samples after R of the early delineation window, when early delivery is on.
+    early_post: Option<u64>,
 }
 
 /// Running context used to call a beat ectopic: premature and wider than the usual beat.
@@ -159,6 +161,11 @@ impl Pipeline {
             + detector.max_decision_delay_samples() as usize
             + 16;
         let win = delineator.pre_samples() + delineator.post_samples() + 1;
+        let early_post = {
+            let ms = cfg.delineation.early_post_ms;
+            let e = (ms * fs / 1000.0).round() as u64;
+            (cfg.early_emit && ms > 0.0 && e < delineator.post_samples() as u64).then_some(e)
+        };
         Ok(Self {
             n_leads: n,
             blanker,
@@ -185,6 +192,7 @@ impl Pipeline {
             last_beat_r: None,
             last_beat_end: None,
             early_tried: None,
+            early_post,
             cfg,
         })
     }
@@ -250,7 +258,7 @@ impl Pipeline {
         self.detector.process(&self.filtered, &mut self.detections);
         self.queue_detections();
         let post = self.delineator.post_samples() as u64;
-        let early = self.early_post_samples();
+        let early = self.early_post;
         while let Some(d) = self.pending.front().copied() {
             if d.r_sample + post >= self.n_filtered {
                 let ready = early.is_some_and(|e| d.r_sample + e < self.n_filtered);
@@ -317,13 +325,6 @@ impl Pipeline {
             }
             self.pending.push_back(d);
         }
-    }
-
-    /// Samples after R of the early window, when early delivery is on.
-    fn early_post_samples(&self) -> Option<u64> {
-        let ms = self.cfg.delineation.early_post_ms;
-        let e = (ms * self.cfg.fs_hz / 1000.0).round() as u64;
-        (self.cfg.early_emit && ms > 0.0 && e < self.delineator.post_samples() as u64).then_some(e)
     }
 
     /// Delineate detection `d` on the window ending `post` (default: `post_ms`) after R and deliver the
