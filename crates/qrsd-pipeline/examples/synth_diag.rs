@@ -3,7 +3,7 @@
 //! `cargo run --release -p qrsd-pipeline --example synth_diag [emg_uv_rms] [seed]`
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
-use qrsd_pipeline::{Beat, Pipeline, PipelineConfig};
+use qrsd_pipeline::{Pipeline, PipelineConfig};
 use qrsd_synth::{generate, NoiseConfig, Rhythm, SynthConfig};
 
 fn med(v: &mut [f64]) -> f64 {

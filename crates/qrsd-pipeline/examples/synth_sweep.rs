@@ -3,7 +3,7 @@
 //! (`EMG=5,10` sets the EMG levels in µV RMS; `EDGES=realistic` uses LUDB-like gradual QRS edges.)
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
-use qrsd_pipeline::{Beat, Pipeline, PipelineConfig};
+use qrsd_pipeline::{Pipeline, PipelineConfig};
 use qrsd_synth::{generate, NoiseConfig, Rhythm, SynthConfig};
 
 fn main() {
