@@ -32,7 +32,8 @@ pub const LUDB_LEADS: [(&str, &str); 12] = [
 ];
 /// Leads reported individually.
 pub const REPORT_LEADS: [&str; 3] = ["II", "V1", "V6"];
-const MATCH_MS: f64 = 75.0;
+/// A detection matches an annotated QRS when its R lies within this of the annotated peak, ms.
+pub const MATCH_MS: f64 = 75.0;
 
 /// Evaluation errors.
 #[derive(Debug, thiserror::Error)]

@@ -15,10 +15,29 @@
 mod beat;
 
 pub use beat::{Beat, BeatClass, Boundary, LeadBoundary};
+
+/// One delivered beat's per-lead boundaries before the learned correction, with their features
+/// (`delineation.trace`; for training the correction and for analysis).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BeatTrace {
+    /// R of the delivered beat, samples.
+    pub r_sample: u64,
+    /// Per lead, in input order (empty when no lead was delineated).
+    pub leads: Vec<LeadTrace>,
+}
+
+/// One lead of a [`BeatTrace`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeadTrace {
+    /// The rules' boundaries, samples.
+    pub rules: Boundary,
+    /// Features of the onset and the offset ([`qrsd_delineate::learned::boundary_features`]).
+    pub features: [[f64; N_FEATURES]; 2],
+}
 use qrsd_condition::{
     pace::PaceEvent, ConditionError, FilterConfig, LeadFilter, PaceBlanker, PaceConfig,
 };
-use qrsd_delineate::{BeatHints, Delineation, DelineationConfig, Delineator};
+use qrsd_delineate::{BeatHints, Delineation, DelineationConfig, Delineator, N_FEATURES};
 use qrsd_detect::{DetectError, Detection, DetectorConfig, QrsDetector};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -119,6 +138,9 @@ pub struct Pipeline {
     paces: VecDeque<PaceEvent>,
     window: Vec<Vec<f64>>,
     delineation: Delineation,
+    /// With `delineation.trace`: per delivered beat, each lead's boundaries before the learned
+    /// correction and their features ([`Pipeline::take_traces`]).
+    traces: Vec<BeatTrace>,
     rr: RhythmContext,
     last_beat_r: Option<u64>,
     /// Global offset and detection strength of the last beat emitted.
@@ -188,6 +210,7 @@ impl Pipeline {
             paces: VecDeque::with_capacity(MAX_PENDING),
             window: vec![vec![0.0; win]; n],
             delineation: Delineation::default(),
+            traces: Vec::new(),
             rr: RhythmContext::default(),
             last_beat_r: None,
             last_beat_end: None,
@@ -292,6 +315,11 @@ impl Pipeline {
             let flag = pace_flags.and_then(|f| f.get(i)).copied().unwrap_or(false);
             self.process_frame(&frame, flag, out);
         }
+    }
+
+    /// The traces of the beats delivered since the last call (empty unless `delineation.trace`).
+    pub fn take_traces(&mut self) -> Vec<BeatTrace> {
+        std::mem::take(&mut self.traces)
     }
 
     /// A whole recording in one go: [`Pipeline::process_planar`] and [`Pipeline::finish`].
@@ -399,6 +427,22 @@ impl Pipeline {
                 },
             })
             .collect();
+        if self.cfg.delineation.trace {
+            self.traces.push(BeatTrace {
+                r_sample,
+                leads: dl
+                    .trace
+                    .iter()
+                    .map(|t| LeadTrace {
+                        rules: Boundary {
+                            onset_sample: t.rules.onset.map(to_sample),
+                            offset_sample: t.rules.offset.map(to_sample),
+                        },
+                        features: t.features,
+                    })
+                    .collect(),
+            });
+        }
         let pace_sample = self.stimulus_for(global.onset_sample.unwrap_or(r_sample));
         let class = self.classify(r_sample, &global, pace_sample);
         out.push(Beat {

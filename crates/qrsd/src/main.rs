@@ -90,10 +90,10 @@ struct AnalyzeArgs {
     /// Print one JSON document (schema: docs/analyze-json.md).
     #[arg(long)]
     json: bool,
-    /// Where boundaries are placed: `visible` (the default: where the deflection stands out of the
-    /// noise; the simulator's truth), or `ludb` (onsets 12 ms earlier and offsets 8 ms later: the mean
-    /// placement of LUDB's cardiologists, docs/validation.md).
-    #[arg(long, value_enum, default_value = "visible")]
+    /// Where boundaries are placed: `cardiologist` (the default: where a cardiologist marks them, the
+    /// rules plus the learned correction), or `visible` (the rules alone: where the deflection stands
+    /// out of the noise, inside the QRS's slow foot; docs/algorithms.md).
+    #[arg(long, value_enum, default_value = "cardiologist")]
     convention: Convention,
     #[command(flatten)]
     filter: FilterArgs,
@@ -101,15 +101,15 @@ struct AnalyzeArgs {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Convention {
+    Cardiologist,
     Visible,
-    Ludb,
 }
 
 impl Convention {
     fn delineation(self) -> DelineationConfig {
         match self {
-            Convention::Visible => DelineationConfig::default(),
-            Convention::Ludb => DelineationConfig::ludb_convention(),
+            Convention::Cardiologist => DelineationConfig::default(),
+            Convention::Visible => DelineationConfig::visible(),
         }
     }
 }

@@ -71,40 +71,40 @@ fn analyze_json_follows_the_documented_schema() {
 }
 
 #[test]
-fn analyze_convention_ludb_moves_every_boundary_by_the_documented_shift() {
-    let (visible, shifted) = (
+fn analyze_convention_visible_is_the_rules_without_the_learned_correction() {
+    let (learned, visible) = (
         analyze_json("1", &[]),
-        analyze_json("1", &["--convention", "ludb"]),
+        analyze_json("1", &["--convention", "visible"]),
     );
     let (a, b) = (
+        learned["beats"].as_array().unwrap(),
         visible["beats"].as_array().unwrap(),
-        shifted["beats"].as_array().unwrap(),
     );
     assert_eq!(a.len(), b.len());
-    // 500 Hz: onsets 12 ms = 6 samples earlier, offsets 8 ms = 4 samples later; a boundary is never
-    // moved out of the beat's window (record 1 starts with a QRS at sample ~0).
-    let (mut n, mut exact) = (0, 0);
+    // The correction moves a boundary by at most 30 ms (15 samples at 500 Hz); on this record's
+    // gradual feet it moves most onsets earlier and most offsets later.
+    let (mut n, mut earlier, mut later) = (0, 0, 0);
     for (x, y) in a.iter().zip(b) {
         for (lead, bx) in x["leads"].as_object().unwrap() {
             let by = &y["leads"][lead];
-            if let (Some(o1), Some(o2)) = (bx["onset_sample"].as_i64(), by["onset_sample"].as_i64())
-            {
-                assert!((0..=6).contains(&(o1 - o2)), "{lead} onset {o1} -> {o2}");
-                assert!(o1 - o2 == 6 || o2 == 0, "{lead} onset {o1} -> {o2}");
-                exact += usize::from(o1 - o2 == 6);
-                n += 1;
-            }
-            if let (Some(f1), Some(f2)) =
-                (bx["offset_sample"].as_i64(), by["offset_sample"].as_i64())
-            {
-                assert_eq!(f2 - f1, 4, "{lead} offset");
-            }
+            let (Some(o1), Some(o2), Some(f1), Some(f2)) = (
+                bx["onset_sample"].as_i64(),
+                by["onset_sample"].as_i64(),
+                bx["offset_sample"].as_i64(),
+                by["offset_sample"].as_i64(),
+            ) else {
+                continue;
+            };
+            assert!((o1 - o2).abs() <= 15, "{lead} onset {o2} -> {o1}");
+            assert!((f1 - f2).abs() <= 15, "{lead} offset {f2} -> {f1}");
+            n += 1;
+            earlier += usize::from(o1 < o2);
+            later += usize::from(f1 > f2);
         }
     }
-    // All but the first beat's 12 (its onsets are at the record's first sample).
     assert!(
-        exact + 12 >= n && n > 50,
-        "{exact} of {n} onsets moved by 6 samples"
+        n > 50 && earlier * 2 > n && later * 2 > n,
+        "of {n} leads: {earlier} onsets earlier, {later} offsets later"
     );
     let bad = qrsd()
         .args(["analyze", "--convention", "cardio"])

@@ -1,0 +1,208 @@
+//! Learned boundary correction: where, relative to the boundary the rules found, a cardiologist marks a
+//! lead's QRS onset or offset, predicted from the shape of the signal around it.
+//!
+//! The rules (lib.rs) find where the deflection stands out of the lead's noise; cardiologists mark the
+//! start of the slow foot before it, and how far before depends on the shape (a gradual foot, a slurred S,
+//! a small q): a fixed shift corrects the mean only. A small gradient-boosted regression forest
+//! (`scripts/train/boundary_model.py`, trained on LUDB with a grouped-by-record cross-validation,
+//! docs/algorithms.md) reads amplitude-normalised levels at 4 ms steps around the boundary and returns the
+//! correction in ms. Every feature is in ms or relative to the lead's QRS amplitude, so it is the same
+//! at every rate. Inference is a few hundred comparisons per boundary and allocates nothing.
+
+/// Number of features per boundary.
+pub const N_FEATURES: usize = 20;
+/// Levels sampled outside the boundary (4, 8, … 40 ms).
+const N_OUT: usize = 10;
+/// Levels sampled inside the boundary (4, 8, … 28 ms).
+const N_IN: usize = 7;
+/// Spacing of the sampled levels, ms.
+const STEP_MS: f64 = 4.0;
+/// Each level is the mean over ± this, ms (smooths the sample noise the way the eye does).
+const LEVEL_HALF_MS: f64 = 2.0;
+/// The correction is never larger than this, ms (a forest extrapolates flat anyway; this bounds a
+/// feature vector unlike anything it was trained on).
+pub const MAX_CORRECTION_MS: f64 = 30.0;
+
+/// How far outside the boundary the features read, ms (for the window length the result depends on).
+pub const OUTSIDE_REACH_MS: f64 = N_OUT as f64 * STEP_MS + LEVEL_HALF_MS;
+
+/// One tree node: an inner node sends `x[feature] <= threshold` left, else right; a leaf has
+/// `feature == LEAF` and returns `value`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Node {
+    pub feature: u8,
+    pub threshold: f64,
+    pub left: u16,
+    pub right: u16,
+    pub value: f64,
+}
+
+pub(crate) const LEAF: u8 = u8::MAX;
+
+/// A gradient-boosted forest: `base` plus the sum of one leaf value per tree.
+#[derive(Debug)]
+pub(crate) struct Forest {
+    pub base: f64,
+    pub trees: &'static [&'static [Node]],
+}
+
+impl Forest {
+    pub(crate) fn predict(&self, f: &[f64; N_FEATURES]) -> f64 {
+        let mut y = self.base;
+        for t in self.trees {
+            let mut i = 0usize;
+            loop {
+                let n = &t[i];
+                if n.feature == LEAF {
+                    y += n.value;
+                    break;
+                }
+                // NaN (cannot happen: features are finite) would go right, as in training's default.
+                i = if f[n.feature as usize] <= n.threshold {
+                    n.left as usize
+                } else {
+                    n.right as usize
+                };
+            }
+        }
+        y
+    }
+}
+
+/// Which boundary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Edge {
+    /// QRS onset: outside lies before it.
+    Onset,
+    /// QRS offset: outside lies after it.
+    Offset,
+}
+
+/// The features of boundary `b` of a lead whose QRS spans `[onset, offset]` (window indices into `x`,
+/// conditioned µV), with the lead's slope noise floor `noise_uv_per_ms`. Positions outside `x` are held
+/// at its ends.
+pub fn boundary_features(
+    x: &[f64],
+    edge: Edge,
+    onset: usize,
+    offset: usize,
+    noise_uv_per_ms: f64,
+    fs_hz: f64,
+) -> [f64; N_FEATURES] {
+    let mut f = [0.0; N_FEATURES];
+    let n = x.len();
+    if n == 0 || onset > offset || offset >= n {
+        return f;
+    }
+    let (lo, hi) = x[onset..=offset]
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(*v), b.max(*v))
+        });
+    // Below 20 µV a lead's QRS is barely there; the floor keeps the ratios bounded.
+    let amp = (hi - lo).max(20.0);
+    let half = (LEVEL_HALF_MS * fs_hz / 1000.0).round().max(1.0) as i64;
+    let level = |t_ms: f64, b: usize| -> f64 {
+        let c = b as i64 + (t_ms * fs_hz / 1000.0).round() as i64;
+        let (a, z) = ((c - half).max(0), (c + half).min(n as i64 - 1));
+        if a > z {
+            return x[c.clamp(0, n as i64 - 1) as usize];
+        }
+        let s: f64 = x[a as usize..=z as usize].iter().sum();
+        s / (z - a + 1) as f64
+    };
+    let (b, dir) = match edge {
+        Edge::Onset => (onset, 1.0),
+        Edge::Offset => (offset, -1.0),
+    };
+    let x0 = level(0.0, b);
+    // Orientation: the deflection into the QRS counts positive.
+    let sign = if level(dir * 2.0 * STEP_MS, b) >= x0 {
+        1.0
+    } else {
+        -1.0
+    };
+    for (k, v) in f[..N_OUT].iter_mut().enumerate() {
+        *v = sign * (x0 - level(-dir * STEP_MS * (k + 1) as f64, b)) / amp;
+    }
+    for (k, v) in f[N_OUT..N_OUT + N_IN].iter_mut().enumerate() {
+        *v = sign * (level(dir * STEP_MS * (k + 1) as f64, b) - x0) / amp;
+    }
+    f[N_OUT + N_IN] = noise_uv_per_ms / amp;
+    f[N_OUT + N_IN + 1] = amp.ln();
+    f[N_OUT + N_IN + 2] = (offset - onset) as f64 * 1000.0 / fs_hz / 100.0;
+    f
+}
+
+/// The learned correction of a boundary, ms (positive = later), bounded by [`MAX_CORRECTION_MS`].
+pub fn correction_ms(edge: Edge, f: &[f64; N_FEATURES]) -> f64 {
+    let forest = match edge {
+        Edge::Onset => &crate::learned_model::ONSET,
+        Edge::Offset => &crate::learned_model::OFFSET,
+    };
+    forest
+        .predict(f)
+        .clamp(-MAX_CORRECTION_MS, MAX_CORRECTION_MS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn features_are_rate_independent_on_a_smooth_edge() {
+        // A 1 mV raised-cosine QRS of 100 ms starting at 200 ms, sampled at two rates.
+        let make = |fs: f64| -> (Vec<f64>, usize, usize) {
+            let n = (0.6 * fs) as usize;
+            let x = (0..n)
+                .map(|i| {
+                    let t = i as f64 / fs * 1000.0 - 200.0;
+                    if (0.0..=100.0).contains(&t) {
+                        500.0 * (1.0 - (2.0 * std::f64::consts::PI * t / 100.0).cos())
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            (x, (0.2 * fs) as usize, (0.3 * fs) as usize)
+        };
+        let (a, on_a, off_a) = make(500.0);
+        let (b, on_b, off_b) = make(1000.0);
+        let fa = boundary_features(&a, Edge::Onset, on_a, off_a, 1.0, 500.0);
+        let fb = boundary_features(&b, Edge::Onset, on_b, off_b, 1.0, 1000.0);
+        for (k, (u, v)) in fa.iter().zip(&fb).enumerate() {
+            assert!((u - v).abs() < 0.02, "feature {k}: {u} vs {v}");
+        }
+        // Flat outside, rising inside.
+        assert!(fa[..N_OUT].iter().all(|v| v.abs() < 0.01), "{fa:?}");
+        assert!(fa[N_OUT + 3] > 0.05);
+    }
+
+    #[test]
+    fn an_inverted_lead_gives_the_same_features() {
+        let x: Vec<f64> = (0..300)
+            .map(|i| {
+                if (100..150).contains(&i) {
+                    ((i - 100) * 10) as f64
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let y: Vec<f64> = x.iter().map(|v| -v).collect();
+        let fx = boundary_features(&x, Edge::Onset, 100, 149, 1.0, 500.0);
+        let fy = boundary_features(&y, Edge::Onset, 100, 149, 1.0, 500.0);
+        assert_eq!(fx, fy);
+    }
+
+    #[test]
+    fn correction_is_bounded_and_finite() {
+        for v in [-1e9, -1.0, 0.0, 1.0, 1e9] {
+            let f = [v; N_FEATURES];
+            for e in [Edge::Onset, Edge::Offset] {
+                let c = correction_ms(e, &f);
+                assert!(c.is_finite() && c.abs() <= MAX_CORRECTION_MS);
+            }
+        }
+    }
+}
