@@ -10,7 +10,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 use qrsd_eval::{reference_qrs, LUDB_LEADS, MATCH_MS};
-use qrsd_pipeline::{BeatTrace, Pipeline, PipelineConfig};
+use qrsd_pipeline::{BeatTrace, LeadTrace, Pipeline, PipelineConfig};
 use qrsd_synth::{generate, NoiseConfig, Rhythm, SynthConfig};
 use std::io::Write;
 use std::path::PathBuf;
@@ -29,25 +29,28 @@ fn traces(
     p.take_traces()
 }
 
-// One CSV row: its columns are the arguments.
-#[allow(clippy::too_many_arguments)]
-fn row(
+/// The two CSV rows (onset, offset) of one lead of one beat: the rules' boundaries and their features
+/// against the reference `(onset, offset)`.
+fn rows(
     out: &mut impl Write,
     rec: &str,
     lead: &str,
     fs: f64,
-    r: u64,
-    edge: usize,
-    ours: i64,
-    theirs: i64,
-    f: &[f64],
+    t: (u64, &LeadTrace),
+    reference: (i64, i64),
 ) {
-    let target = (theirs - ours) as f64 * 1000.0 / fs;
-    write!(out, "{rec},{lead},{edge},{fs},{r},{ours},{theirs},{target}").unwrap();
-    for v in f {
-        write!(out, ",{v:.6}").unwrap();
+    let (r, lt) = t;
+    let (Some(on), Some(off)) = (lt.rules.onset_sample, lt.rules.offset_sample) else {
+        return;
+    };
+    for (edge, ours, theirs) in [(0, on as i64, reference.0), (1, off as i64, reference.1)] {
+        let target = (theirs - ours) as f64 * 1000.0 / fs;
+        write!(out, "{rec},{lead},{edge},{fs},{r},{ours},{theirs},{target}").unwrap();
+        for v in &lt.features[edge] {
+            write!(out, ",{v:.6}").unwrap();
+        }
+        writeln!(out).unwrap();
     }
-    writeln!(out).unwrap();
 }
 
 fn synth(out: &mut impl Write) {
@@ -88,36 +91,12 @@ fn synth(out: &mut impl Write) {
                                 continue;
                             };
                             for (li, lt) in t.leads.iter().enumerate() {
-                                let (Some(on), Some(off), Some(w)) = (
-                                    lt.rules.onset_sample,
-                                    lt.rules.offset_sample,
-                                    truth.lead(&names[li]),
-                                ) else {
+                                let Some(w) = truth.lead(&names[li]) else {
                                     continue;
                                 };
+                                let reference = (w.onset_sample as i64, w.offset_sample as i64);
                                 let name = format!("synth{k}");
-                                row(
-                                    out,
-                                    &name,
-                                    &names[li],
-                                    fs,
-                                    t.r_sample,
-                                    0,
-                                    on as i64,
-                                    w.onset_sample as i64,
-                                    &lt.features[0],
-                                );
-                                row(
-                                    out,
-                                    &name,
-                                    &names[li],
-                                    fs,
-                                    t.r_sample,
-                                    1,
-                                    off as i64,
-                                    w.offset_sample as i64,
-                                    &lt.features[1],
-                                );
+                                rows(out, &name, &names[li], fs, (t.r_sample, lt), reference);
                             }
                         }
                     }
@@ -157,9 +136,6 @@ fn main() {
             let refs = reference_qrs(&base.with_extension(ext));
             for t in &traces {
                 let Some(lt) = t.leads.get(li) else { continue };
-                let (Some(on), Some(off)) = (lt.rules.onset_sample, lt.rules.offset_sample) else {
-                    continue;
-                };
                 let rs = t.r_sample as i64;
                 let Some(q) = refs
                     .iter()
@@ -167,27 +143,13 @@ fn main() {
                 else {
                     continue;
                 };
-                row(
+                rows(
                     &mut out,
                     &name,
                     &lead.name,
                     r.fs_hz,
-                    t.r_sample,
-                    0,
-                    on as i64,
-                    q.onset,
-                    &lt.features[0],
-                );
-                row(
-                    &mut out,
-                    &name,
-                    &lead.name,
-                    r.fs_hz,
-                    t.r_sample,
-                    1,
-                    off as i64,
-                    q.offset,
-                    &lt.features[1],
+                    (t.r_sample, lt),
+                    (q.onset, q.offset),
                 );
             }
         }
