@@ -47,7 +47,7 @@ pub(crate) struct Forest {
 }
 
 impl Forest {
-    pub(crate) fn predict(&self, f: &[f64; N_FEATURES]) -> f64 {
+    pub(crate) fn predict(&self, f: &[f64]) -> f64 {
         let mut y = self.base;
         for t in self.trees {
             let mut i = 0usize;
@@ -145,6 +145,58 @@ pub fn correction_ms(edge: Edge, f: &[f64; N_FEATURES]) -> f64 {
         .clamp(-MAX_CORRECTION_MS, MAX_CORRECTION_MS)
 }
 
+/// The learned global boundary never lies further than this beyond the outermost lead's boundary, ms
+/// (on LUDB the model goes 2 ms beyond it in the median, 8.7 ms at the 99th percentile): a safety
+/// bound for feature vectors unlike the training's.
+pub const MAX_BEYOND_OUTERMOST_MS: f64 = 10.0;
+
+/// Number of features of the global model.
+pub const N_GLOBAL_FEATURES: usize = 6;
+
+/// The features of one global edge from the per-lead boundaries of a beat, in oriented ms (an onset as
+/// is, an offset negated: outwards is negative): `corrected_sorted` ascending (the leads' boundaries as
+/// reported), `rules` the same leads' boundaries before the learned correction, in any order. With ≥ 6
+/// leads the reference point is the 2nd-earliest, else the earliest (the ranked global boundary):
+/// the distances of the earliest, the 3rd-earliest and the median lead from it; how far the per-lead
+/// correction moved the leads on average (a slow foot moves them, a sharp edge does not); the lead
+/// count; the earliest boundary before correction. As `scripts/train/global_model.py` computes them.
+pub fn global_features(corrected_sorted: &[f64], rules: &[f64]) -> [f64; N_GLOBAL_FEATURES] {
+    let n = corrected_sorted.len().min(rules.len());
+    if n == 0 {
+        return [0.0; N_GLOBAL_FEATURES];
+    }
+    let c = &corrected_sorted[..n];
+    let base = if n >= 6 { c[1] } else { c[0] };
+    let median = if n % 2 == 1 {
+        c[n / 2]
+    } else {
+        0.5 * (c[n / 2 - 1] + c[n / 2])
+    };
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / n as f64;
+    let rules_min = rules[..n].iter().copied().fold(f64::INFINITY, f64::min);
+    [
+        c[0] - base,
+        c[2.min(n - 1)] - base,
+        median - base,
+        mean(c) - mean(&rules[..n]),
+        n as f64,
+        rules_min - base,
+    ]
+}
+
+/// Where the global boundary lies relative to the ranked one, ms, in oriented terms (negative =
+/// outwards: an earlier onset, a later offset), within [−[`MAX_CORRECTION_MS`], 0]: the earliest of
+/// the leads' marks never lies after the 2nd-earliest lead, so the model only ever moves the global
+/// boundary outwards (where it predicted inwards, it was undoing per-lead noise that the ranking
+/// already handles, and shortened simulated beats by 2–3 ms).
+pub fn global_correction_ms(edge: Edge, f: &[f64; N_GLOBAL_FEATURES]) -> f64 {
+    let forest = match edge {
+        Edge::Onset => &crate::learned_global_model::GLOBAL_ONSET,
+        Edge::Offset => &crate::learned_global_model::GLOBAL_OFFSET,
+    };
+    forest.predict(f).clamp(-MAX_CORRECTION_MS, 0.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,6 +245,34 @@ mod tests {
         let fx = boundary_features(&x, Edge::Onset, 100, 149, 1.0, 500.0);
         let fy = boundary_features(&y, Edge::Onset, 100, 149, 1.0, 500.0);
         assert_eq!(fx, fy);
+    }
+
+    #[test]
+    fn global_features_follow_their_definition() {
+        // 7 leads (≥ 6: the reference point is the 2nd-earliest), each corrected 5 ms earlier.
+        let c = [0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0];
+        let r: Vec<f64> = c.iter().rev().map(|v| v + 5.0).collect();
+        assert_eq!(global_features(&c, &r), [-2.0, 2.0, 4.0, -5.0, 7.0, 3.0]);
+        // 2 leads: the earliest is the reference point; the median is their mean.
+        assert_eq!(
+            global_features(&[10.0, 14.0], &[10.0, 14.0]),
+            [0.0, 4.0, 2.0, 0.0, 2.0, 0.0]
+        );
+        assert_eq!(global_features(&[], &[]), [0.0; N_GLOBAL_FEATURES]);
+    }
+
+    #[test]
+    fn global_correction_is_bounded_and_finite() {
+        for v in [-1e9, -30.0, 0.0, 30.0, 1e9] {
+            for n in [1.0, 2.0, 12.0] {
+                let mut f = [v; N_GLOBAL_FEATURES];
+                f[4] = n;
+                for e in [Edge::Onset, Edge::Offset] {
+                    let c = global_correction_ms(e, &f);
+                    assert!(c.is_finite() && c.abs() <= MAX_CORRECTION_MS);
+                }
+            }
+        }
     }
 
     #[test]

@@ -24,6 +24,7 @@
 use serde::{Deserialize, Serialize};
 
 pub mod learned;
+mod learned_global_model;
 mod learned_model;
 
 use learned::Edge;
@@ -109,6 +110,10 @@ pub struct DelineationConfig {
     /// Apply the learned boundary correction ([`learned`]) to every lead's onset and offset.
     #[serde(default = "d_true")]
     pub learned_correction: bool,
+    /// Place the global onset and offset with the learned global model ([`learned::global_correction_ms`])
+    /// relative to the ranked lead boundaries (used with `global_mode` 1).
+    #[serde(default = "d_true")]
+    pub learned_global: bool,
     /// Record each lead's boundaries before the learned correction and their features in
     /// [`Delineation::trace`] (for training and analysis; off in service).
     #[serde(default)]
@@ -175,6 +180,7 @@ impl Default for DelineationConfig {
             refine_offset_gap_ms: d_refine_offset_gap_ms(),
             early_post_ms: d_early_post_ms(),
             learned_correction: true,
+            learned_global: true,
             trace: false,
         }
     }
@@ -188,6 +194,7 @@ impl DelineationConfig {
     pub fn visible() -> Self {
         Self {
             learned_correction: false,
+            learned_global: false,
             ..Self::default()
         }
     }
@@ -404,6 +411,9 @@ impl Delineator {
         // a noise burst stretched must not set the global QRS alone.
         let mut ons = [usize::MAX; 64];
         let mut offs = [0usize; 64];
+        // The same leads' boundaries before the learned correction (features of the global model).
+        let mut rules_ons = [0usize; 64];
+        let mut rules_offs = [0usize; 64];
         let mut n_ok = 0;
         let search = Search {
             lo,
@@ -418,6 +428,7 @@ impl Delineator {
             let d = &self.slopes[l][..n];
             let (mut b, read) = lead_bounds(x, d, &search, self.noise[l], &self.cfg);
             last_read = last_read.max(read);
+            let rules = b;
             if let (Some(on), Some(off)) = (b.onset, b.offset) {
                 if self.cfg.learned_correction || self.cfg.trace {
                     let x = &x[..n];
@@ -477,6 +488,8 @@ impl Delineator {
                 if n_ok < ons.len() {
                     ons[n_ok] = on;
                     offs[n_ok] = off;
+                    rules_ons[n_ok] = rules.onset.unwrap_or(on);
+                    rules_offs[n_ok] = rules.offset.unwrap_or(off);
                     n_ok += 1;
                 }
             }
@@ -491,7 +504,23 @@ impl Delineator {
             ons[..n_ok].sort_unstable();
             offs[..n_ok].sort_unstable_by(|a, b| b.cmp(a));
         }
-        let ranked = (n_ok > 0).then(|| (ons[k.min(n_ok - 1)], offs[k.min(n_ok - 1)]));
+        let mut ranked = (n_ok > 0).then(|| (ons[k.min(n_ok - 1)], offs[k.min(n_ok - 1)]));
+        if let (true, Some((on, off))) = (self.cfg.learned_global, ranked) {
+            let (on2, off2) = self.learned_global(
+                (&ons[..n_ok], &offs[..n_ok]),
+                (&rules_ons[..n_ok], &rules_offs[..n_ok]),
+                k.min(n_ok - 1),
+                paced,
+                (first_allowed, n),
+            );
+            if on2 <= off2 {
+                ranked = Some((on2, off2));
+                // A boundary placed beyond what was read ties the result to the window's length.
+                last_read = last_read.max(off2);
+            } else {
+                ranked = Some((on, off));
+            }
+        }
         let combined = (
             match (shift(g_on, on_shift).max(first_allowed), later_art) {
                 (i, Some((a, b))) if (a..=b).contains(&i) => (b + 1).min(n - 1),
@@ -514,6 +543,49 @@ impl Delineator {
         }
         // A slope at i reads the signal up to i + h; a window whose slopes are truncated there differs.
         out.needs_len = last_read.saturating_add(h + 2).max(r + 1);
+    }
+
+    /// The global onset and offset placed by the learned global model from the sorted per-lead
+    /// boundaries (`ons` ascending, `offs` descending, window indices, the `k`-th of each being the
+    /// ranked boundary) and the same leads' boundaries before the learned correction. A paced onset
+    /// keeps the ranked one (it follows its stimulus); both stay inside `[first_allowed, n)`.
+    fn learned_global(
+        &self,
+        (ons, offs): (&[usize], &[usize]),
+        (rules_ons, rules_offs): (&[usize], &[usize]),
+        k: usize,
+        paced: bool,
+        (first_allowed, n): (usize, usize),
+    ) -> (usize, usize) {
+        let ms = 1000.0 / self.fs_hz;
+        let m = ons.len().min(64);
+        // Oriented ms: outwards (earlier onset, later offset) is negative.
+        let mut c = [0.0f64; 64];
+        let mut r = [0.0f64; 64];
+        let mut on = ons[k];
+        let beyond = self.signed_samples(learned::MAX_BEYOND_OUTERMOST_MS);
+        if !paced {
+            for i in 0..m {
+                c[i] = ons[i] as f64 * ms;
+                r[i] = rules_ons[i] as f64 * ms;
+            }
+            let f = learned::global_features(&c[..m], &r[..m]);
+            let dt = self.signed_samples(learned::global_correction_ms(Edge::Onset, &f));
+            let earliest = ons[0] as i64 - beyond;
+            on = (ons[k] as i64 + dt)
+                .max(earliest)
+                .clamp(first_allowed as i64, n as i64 - 1) as usize;
+        }
+        for i in 0..m {
+            c[i] = -(offs[i] as f64) * ms;
+            r[i] = -(rules_offs[i] as f64) * ms;
+        }
+        let f = learned::global_features(&c[..m], &r[..m]);
+        let dt = self.signed_samples(learned::global_correction_ms(Edge::Offset, &f));
+        let off = (offs[k] as i64 - dt)
+            .min(offs[0] as i64 + beyond)
+            .clamp(0, n as i64 - 1) as usize;
+        (on, off)
     }
 
     fn signed_samples(&self, ms: f64) -> i64 {
@@ -914,6 +986,54 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// 12 leads of one QRS with per-lead amplitudes, signs and onsets spread over `spread` samples.
+    fn twelve_leads(n: usize, on: usize, off: usize, spread: usize) -> Vec<Vec<f64>> {
+        (0..12)
+            .map(|l| {
+                let s = if l % 3 == 0 { -1.0 } else { 1.0 };
+                let d = l * spread / 11;
+                qrs(n, on + d, off - spread + d, s * (300.0 + 80.0 * l as f64))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn learned_global_stays_near_the_leads_and_leaves_paced_onsets_alone() {
+        let fs = 500.0;
+        let (n, on, off) = (325, 100, 165);
+        let leads = twelve_leads(n, on, off, 4);
+        let views: Vec<&[f64]> = leads.iter().map(|v| v.as_slice()).collect();
+        let run = |learned_global: bool, hints: BeatHints| {
+            let cfg = DelineationConfig {
+                learned_global,
+                ..DelineationConfig::default()
+            };
+            let mut d = Delineator::new(cfg, fs, 12);
+            let mut out = Delineation::default();
+            d.delineate_with(&views, 130, hints, &mut out);
+            out
+        };
+        let ranked = run(false, BeatHints::default());
+        let learned = run(true, BeatHints::default());
+        let (ro, rf) = (ranked.global.onset.unwrap(), ranked.global.offset.unwrap());
+        let (lo, lf) = (
+            learned.global.onset.unwrap(),
+            learned.global.offset.unwrap(),
+        );
+        // Per-lead boundaries are untouched; the global ones move by at most the model's bound.
+        assert_eq!(ranked.leads, learned.leads);
+        let bound = (learned::MAX_CORRECTION_MS * fs / 1000.0) as i64;
+        assert!((lo as i64 - ro as i64).abs() <= bound, "{lo} vs {ro}");
+        assert!((lf as i64 - rf as i64).abs() <= bound, "{lf} vs {rf}");
+        // A paced beat (stimulus artefact ending before the QRS) keeps the ranked onset.
+        let hints = BeatHints {
+            stimulus: Some((on - 12, on - 8)),
+            later_stimulus: None,
+        };
+        let (p_ranked, p_learned) = (run(false, hints), run(true, hints));
+        assert_eq!(p_ranked.global.onset, p_learned.global.onset);
     }
 
     #[test]

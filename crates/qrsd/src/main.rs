@@ -91,8 +91,8 @@ struct AnalyzeArgs {
     #[arg(long)]
     json: bool,
     /// Where boundaries are placed: `cardiologist` (the default: where a cardiologist marks them, the
-    /// rules plus the learned correction), or `visible` (the rules alone: where the deflection stands
-    /// out of the noise, inside the QRS's slow foot; docs/algorithms.md).
+    /// rules plus the learned per-lead correction and global boundary), or `visible` (the rules alone:
+    /// where the deflection stands out of the noise, inside the QRS's slow foot; docs/algorithms.md).
     #[arg(long, value_enum, default_value = "cardiologist")]
     convention: Convention,
     #[command(flatten)]
