@@ -19,7 +19,7 @@ import sys
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingRegressor
 
-PARAMS = dict(loss="absolute_error", max_depth=3, max_iter=200, learning_rate=0.05,
+PARAMS = dict(loss="absolute_error", max_depth=5, max_iter=600, learning_rate=0.05,
               min_samples_leaf=40, random_state=0)
 MAX_CORRECTION_MS = 30.0  # as learned.rs
 REPORT = ("II", "V1", "V6")

@@ -7,7 +7,8 @@
 //! (`scripts/train/boundary_model.py`, trained on LUDB with a grouped-by-record cross-validation,
 //! docs/algorithms.md) reads amplitude-normalised levels at 4 ms steps around the boundary and returns the
 //! correction in ms. Every feature is in ms or relative to the lead's QRS amplitude, so it is the same
-//! at every rate. Inference is a few hundred comparisons per boundary and allocates nothing.
+//! at every rate. Inference is ~3,000 comparisons per boundary (600 trees of depth ≤ 5) and allocates
+//! nothing.
 
 /// Number of features per boundary.
 pub const N_FEATURES: usize = 20;
