@@ -3,7 +3,7 @@
 //! cardiologist's boundary of the same lead and beat, as CSV on stdout.
 //! `cargo run --release -p qrsd-eval --example boundary_features -- ../shared/data/ludb > features.csv`
 //! With `--synth` it writes the same rows for qrsd-synth recordings against their per-lead truth
-//! (sharp and LUDB-like edges, 250–1000 Hz, 2–10 µV EMG; seeds other than the tests'), so that the
+//! (sharp and LUDB-like edges, 250–1000 Hz, 2–20 µV EMG; seeds other than the tests'), so that the
 //! correction learns to leave an edge alone that has no foot.
 //! Columns: record, lead, edge (0 onset, 1 offset), fs_hz, r_sample, rules_sample, reference_sample,
 //! target_ms (reference − rules), f0 … f19.
@@ -57,12 +57,12 @@ fn synth(out: &mut impl Write) {
     let mut k = 0u64;
     for fs in [250.0, 500.0, 1000.0] {
         for (rhythm, widths) in [
-            (Rhythm::Intrinsic, [100.0, 160.0]),
-            (Rhythm::Biv, [110.0, 150.0]),
+            (Rhythm::Intrinsic, [100.0, 130.0, 160.0]),
+            (Rhythm::Biv, [110.0, 130.0, 150.0]),
         ] {
             for qrsd in widths {
                 for realistic_edges in [false, true] {
-                    for emg in [2.0, 5.0, 10.0] {
+                    for emg in [2.0, 5.0, 10.0, 20.0] {
                         k += 1;
                         let cfg = SynthConfig {
                             fs_hz: fs,
@@ -95,7 +95,14 @@ fn synth(out: &mut impl Write) {
                                     continue;
                                 };
                                 let reference = (w.onset_sample as i64, w.offset_sample as i64);
-                                let name = format!("synth{k}");
+                                // The rhythm in the name: the global model's training leaves paced
+                                // onsets out (scripts/train/global_model.py).
+                                let kind = if rhythm == Rhythm::Biv {
+                                    "biv"
+                                } else {
+                                    "intrinsic"
+                                };
+                                let name = format!("synth{k}-{kind}");
                                 rows(out, &name, &names[li], fs, (t.r_sample, lt), reference);
                             }
                         }
