@@ -41,9 +41,10 @@ MAX_CORRECTION_MS = 30.0  # as learned.rs
 MAX_BEYOND_MS = 10.0  # as learned.rs MAX_BEYOND_OUTERMOST_MS
 PACED_LUDB = set()  # see the docstring
 SUBSETS = (2, 3, 6)
-# Synthetic rows weigh 3x: the features tell a sharp simulated edge from a real one only in part, and at
+# Synthetic rows weigh 2x: the features tell a sharp simulated edge from a real one only in part, and at
 # weight 1 the LUDB majority moved the simulator's offsets ~2 ms late (its truth is exact; LUDB's marks
-# scatter). At 3x the simulator stays where the ranked boundary had it (CV below), LUDB means within 3 ms.
+# scatter). With the synthetic set of 2026-12-06 (2-20 uV EMG, twice the rows) weights 1.5 / 2 / 3 gave
+# LUDB global QRSd -4.4 / -4.7 / -5.3 ms and a worst robustness-sweep median of 8 / 6 / 6 ms.
 SYNTH_WEIGHT = 2.0
 
 
