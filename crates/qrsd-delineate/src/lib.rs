@@ -505,7 +505,10 @@ impl Delineator {
             offs[..n_ok].sort_unstable_by(|a, b| b.cmp(a));
         }
         let mut ranked = (n_ok > 0).then(|| (ons[k.min(n_ok - 1)], offs[k.min(n_ok - 1)]));
-        if let (true, Some((on, off))) = (self.cfg.learned_global, ranked) {
+        // With one lead the global QRS is that lead's (no extreme over several leads' marks to place);
+        // the model was trained on 2 leads and more.
+        let learned_global = self.cfg.learned_global && n_ok >= 2;
+        if let (true, Some((on, off))) = (learned_global, ranked) {
             let (on2, off2) = self.learned_global(
                 (&ons[..n_ok], &offs[..n_ok]),
                 (&rules_ons[..n_ok], &rules_offs[..n_ok]),
@@ -1027,6 +1030,12 @@ mod tests {
         let bound = (learned::MAX_CORRECTION_MS * fs / 1000.0) as i64;
         assert!((lo as i64 - ro as i64).abs() <= bound, "{lo} vs {ro}");
         assert!((lf as i64 - rf as i64).abs() <= bound, "{lf} vs {rf}");
+        // One lead: the global QRS is that lead's.
+        let one = &views[..1];
+        let mut d1 = Delineator::new(DelineationConfig::default(), fs, 1);
+        let mut o1 = Delineation::default();
+        d1.delineate(one, 130, &mut o1);
+        assert_eq!(o1.global, o1.leads[0]);
         // A paced beat (stimulus artefact ending before the QRS) keeps the ranked onset.
         let hints = BeatHints {
             stimulus: Some((on - 12, on - 8)),
