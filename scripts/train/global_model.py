@@ -99,8 +99,8 @@ def rows(d, pred):
         beats[(d["rec"][i], d["r"][i])][d["edge"][i]][d["lead"][i]] = (
             sign * rules, sign * (rules + corr), sign * d["ref"][i] * ms)
     rng = np.random.default_rng(1)
-    out = []  # (record, edge, n_leads, features, target)
-    for (rec, _), edges in beats.items():
+    out = []  # (record, edge, n_leads, features, target, R)
+    for (rec, r_sample), edges in beats.items():
         for e, leads in edges.items():
             if e == 0 and (rec in PACED_LUDB or synth_is_biv(rec)):
                 continue
@@ -109,7 +109,7 @@ def rows(d, pred):
             for s in sets:
                 v = np.array([leads[n] for n in s])
                 f, base = features(v[:, 0], v[:, 1])
-                out.append((rec, e, len(s), f, v[:, 2].min() - base))
+                out.append((rec, e, len(s), f, v[:, 2].min() - base, r_sample))
     return out
 
 
@@ -146,6 +146,17 @@ def main():
         # Oriented errors: onset = detected - reference; offset flips the sign back.
         print(f"  {part:25s} onset ranked {bm.summary(-T[on])} learned {bm.summary(P[on] - T[on])}"
               f" | offset ranked {bm.summary(T[off])} learned {bm.summary(T[off] - P[off])}")
+    # Global QRSd error of the beats seen through all their leads (both edges; paced onsets excluded).
+    R = np.array([x[5] for x in r])
+    for part, sel in (("LUDB 12 leads", ~synth & (NL >= 10)), ("synthetic 12 leads", synth & (NL >= 10))):
+        on = {(rec[i], R[i]): i for i in np.flatnonzero(sel & (E == 0))}
+        q_ranked, q_learned = [], []
+        for i in np.flatnonzero(sel & (E == 1)):
+            j = on.get((rec[i], R[i]))
+            if j is not None:  # offset error - onset error, oriented back to samples
+                q_ranked.append(T[i] + T[j])
+                q_learned.append((T[i] - P[i]) + (T[j] - P[j]))
+        print(f"  {part:25s} QRSd ranked {bm.summary(q_ranked)} learned {bm.summary(q_learned)}")
     if write:
         models = {}
         for e, kn in ((0, "GLOBAL_ONSET"), (1, "GLOBAL_OFFSET")):
