@@ -24,8 +24,8 @@ rows): trained on out-of-fold corrections (`--oof`), the global model learned to
 models' own errors on the simulator (onsets 2-3 ms early), which the deployed models do not make, and
 moved simulated intrinsic beats 2-3 ms inwards.
 Onset rows of paced beats are left out (the LUDB paced records and the simulator's BiV runs): a paced
-onset follows its stimulus, keeps the rules' position, and the delineator applies no global onset model
-to it either. Prints a 5-fold cross-validation grouped by record.
+onset follows its stimulus (the delineator moves it only by the per-lead correction beyond a 4 ms dead
+band) and the delineator applies no global onset model to it either. Prints a 5-fold cross-validation grouped by record.
 """
 import collections
 import sys

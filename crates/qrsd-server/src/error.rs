@@ -178,8 +178,15 @@ where
 /// Safety net (outermost layer): any 4xx/5xx response that is not JSON yet (a rejection from a layer, a
 /// timeout) gets the JSON error body, keeping its status.
 pub async fn json_errors(req: Request, next: axum::middleware::Next) -> Response {
-    let r = next.run(req).await;
+    let mut r = next.run(req).await;
     let s = r.status();
+    if s == StatusCode::PAYLOAD_TOO_LARGE {
+        // The rest of the oversized body was never read, so the server drops the connection after
+        // this response; saying so keeps a client from reusing it for its next request (which then
+        // failed mid-flight, an intermittent "incomplete message" in the API tests).
+        r.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     if !(s.is_client_error() || s.is_server_error()) {
         return r;
     }

@@ -86,14 +86,21 @@ async fn health_metrics_openapi_and_json_errors() {
         .await;
     assert_error(st, &b, 415);
     let big = format!("{{\"note\": \"{}\"}}", "x".repeat(100_000));
-    let (st, b) = s
-        .send_raw(
-            "POST",
-            "/api/v1/procedures",
-            "application/json",
-            big.into_bytes(),
-        )
-        .await;
+    let r = s
+        .http
+        .post(s.url("/api/v1/procedures"))
+        .header("content-type", "application/json")
+        .body(big.into_bytes())
+        .send()
+        .await
+        .unwrap();
+    // The unread rest of the body ends the connection: the client is told not to reuse it.
+    assert_eq!(
+        r.headers().get("connection").map(|v| v.as_bytes()),
+        Some(&b"close"[..])
+    );
+    let st = r.status().as_u16();
+    let b: serde_json::Value = r.json().await.unwrap();
     assert_error(st, &b, 413);
 
     // A valid change.
