@@ -64,6 +64,17 @@ fn ludb_detection_meets_targets_and_delineation_does_not_regress() {
         ("GLOBAL.qrsd", 5.0, 14.2),
     ];
     assert_within(t, &bounds);
+    // Paced records (72 beats): no target of their own; today's + ~0.5 ms. Paced onsets moved by the
+    // learned correction beyond its dead band (2026-12-06): global onset −1.61 ± 10.94, V6 onset −3.42 ±
+    // 13.62 (with paced onsets at the rules' position −0.89 ± 11.93 and −2.67 ± 14.66: outside these).
+    assert_within(
+        &rep.paced,
+        &[
+            ("GLOBAL.onset", 5.0, 11.5),
+            ("GLOBAL.qrsd", 10.0, 15.5),
+            ("V6.onset", 5.0, 14.1),
+        ],
+    );
     for key in [
         "II.onset",
         "II.offset",
