@@ -1,11 +1,14 @@
 //! Locating workspace binaries from this package's tests.
 //!
 //! `CARGO_BIN_EXE_<name>` exists only for binaries of the package under test, so the end-to-end tests
-//! build `firmware-sim` and `qrsd` themselves, once per test process: `cargo build --profile test -p
-//! firmware-sim --bin firmware-sim -p qrsd --bin qrsd` (the profile `cargo test` builds those binaries
-//! with, into the same target directory, so it is a no-op when `cargo test --workspace` has built them
-//! already) and take them from `<target>/debug/`. The target directory is the
-//! parent of `CARGO_TARGET_TMPDIR` (`<target>/tmp`), which honours `CARGO_TARGET_DIR`.
+//! build `firmware-sim` and `qrsd` themselves, once per test process, and take them from
+//! `<target>/debug/`. The build is `cargo build --profile test --workspace --bins --tests`: the same
+//! packages and targets as `cargo test --workspace`, hence the same feature resolution, so under that
+//! command it finds everything built and takes < 1 s. (`-p firmware-sim -p qrsd` alone resolves the
+//! features of shared dependencies differently, serde, syn, hyper, tower among them, and rebuilt a
+//! good part of the dependency tree: 229 s after a cold `cargo test --workspace --no-run`, measured
+//! 2026-12-06.) The target directory is the parent of `CARGO_TARGET_TMPDIR` (`<target>/tmp`), which
+//! honours `CARGO_TARGET_DIR`.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
@@ -27,20 +30,15 @@ pub fn bins() -> &'static (PathBuf, PathBuf) {
                 "--quiet",
                 "--profile",
                 "test",
-                "-p",
-                "firmware-sim",
-                "--bin",
-                "firmware-sim",
-                "-p",
-                "qrsd",
-                "--bin",
-                "qrsd",
+                "--workspace",
+                "--bins",
+                "--tests",
             ])
             .env("CARGO_TARGET_DIR", &target)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
             .expect("running cargo build");
-        assert!(st.success(), "cargo build of firmware-sim and qrsd failed");
+        assert!(st.success(), "cargo build of the workspace binaries failed");
         let exe = |n: &str| {
             target
                 .join("debug")
