@@ -89,7 +89,8 @@ impl PaceBlanker {
         let max_width = ((cfg.max_width_ms * fs_hz / 1000.0).ceil() as usize).max(1);
         let blank = (cfg.blank_ms * fs_hz / 1000.0).ceil() as usize;
         let delay = max_width + blank + 1;
-        let ring_len = delay + 2;
+        // A power of two: the slot of a sample is a mask, not a division (several per sample).
+        let ring_len = (delay + 2).next_power_of_two();
         Ok(Self {
             cfg,
             n_leads,
@@ -114,8 +115,14 @@ impl PaceBlanker {
     /// The raw frame of input sample `sample` (still in the ring).
     #[inline]
     fn frame(&self, sample: u64) -> &[f64] {
-        let base = (sample as usize % self.ring_len) * self.n_leads;
+        let base = self.slot(sample);
         &self.ring[base..base + self.n_leads]
+    }
+
+    /// Index in the ring of the frame of input sample `sample`.
+    #[inline]
+    fn slot(&self, sample: u64) -> usize {
+        (sample as usize & (self.ring_len - 1)) * self.n_leads
     }
 
     /// Push one frame (`frame_uv.len()` = leads; non-finite values must already be replaced) with the
@@ -130,7 +137,7 @@ impl PaceBlanker {
     ) -> bool {
         *event = None;
         let now = self.n_in;
-        let slot = (now as usize % self.ring_len) * self.n_leads;
+        let slot = self.slot(now);
         self.ring[slot..slot + self.n_leads].copy_from_slice(&frame_uv[..self.n_leads]);
         self.n_in += 1;
 
@@ -147,10 +154,12 @@ impl PaceBlanker {
                 let first = self.frame(k);
                 let before = self.frame(k - 1);
                 let last = self.frame(k + w - 1);
-                let hit = (0..n).any(|l| {
+                // Both steps ≥ thr in the same direction, in some lead; without a branch per lead
+                // (vectorises).
+                let hit = (0..n).fold(false, |hit, l| {
                     let left = first[l] - before[l];
                     let right = last[l] - newest[l];
-                    left.signum() == right.signum() && left.abs().min(right.abs()) >= thr
+                    hit | ((left >= thr) & (right >= thr)) | ((left <= -thr) & (right <= -thr))
                 });
                 if hit {
                     self.mark(k, now, false, event);
@@ -172,7 +181,7 @@ impl PaceBlanker {
         let n = self.n_leads;
         if j >= self.blank_start && j < self.blank_end && j > 0 {
             // Straight line from the previous output towards the first clean sample after the blank.
-            let base = (self.blank_end.min(now) as usize % self.ring_len) * n;
+            let base = self.slot(self.blank_end.min(now));
             let steps = (self.blank_end - j + 1) as f64;
             for ((out, prev), target) in out_uv[..n]
                 .iter_mut()
@@ -183,7 +192,7 @@ impl PaceBlanker {
                 *out = *prev;
             }
         } else {
-            let base = (j as usize % self.ring_len) * n;
+            let base = self.slot(j);
             out_uv[..n].copy_from_slice(&self.ring[base..base + n]);
             self.last_out.copy_from_slice(&self.ring[base..base + n]);
         }

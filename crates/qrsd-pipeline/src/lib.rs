@@ -368,10 +368,17 @@ impl Pipeline {
             return early.is_none();
         }
         let len = (end - start + 1) as usize;
-        for (l, w) in self.window.iter_mut().enumerate() {
-            for (k, v) in w.iter_mut().enumerate().take(len) {
-                let s = (start as usize + k) % self.ring_len;
-                *v = self.ring[s * self.n_leads + l];
+        // Frame by frame from the ring, wrapping by hand (a division per sample and lead cost more
+        // than the copy).
+        let nl = self.n_leads;
+        let mut s = start as usize % self.ring_len;
+        for k in 0..len {
+            for (w, v) in self.window.iter_mut().zip(&self.ring[s * nl..(s + 1) * nl]) {
+                w[k] = *v;
+            }
+            s += 1;
+            if s == self.ring_len {
+                s = 0;
             }
         }
         let views: Vec<&[f64]> = self.window.iter().map(|w| &w[..len]).collect();
