@@ -195,6 +195,17 @@ pub fn reference_qrs(path: &Path) -> Vec<RefQrs> {
 
 /// Score one record's beats against its LUDB annotations (`base` = path without extension).
 pub fn score_ludb_record(base: &Path, fs_hz: f64, beats: &[Beat]) -> Tally {
+    score_ludb_record_with(base, fs_hz, beats, None)
+}
+
+/// [`score_ludb_record`] with the global reference taken over `global_leads` only (e.g. the two leads
+/// a Holter excerpt keeps, as a database annotated on those leads would mark it); `None`: all 12.
+pub fn score_ludb_record_with(
+    base: &Path,
+    fs_hz: f64,
+    beats: &[Beat],
+    global_leads: Option<&[&str]>,
+) -> Tally {
     let mut t = Tally::default();
     let tol = MATCH_MS * fs_hz / 1000.0;
     let ms = 1000.0 / fs_hz;
@@ -240,7 +251,11 @@ pub fn score_ludb_record(base: &Path, fs_hz: f64, beats: &[Beat]) -> Tally {
                 .find(|r| ((r.peak - q.peak).abs() as f64) <= tol)
                 .copied()
         };
-        let matched: Vec<RefQrs> = per_lead.iter().filter_map(|(_, v)| near(v)).collect();
+        let matched: Vec<RefQrs> = per_lead
+            .iter()
+            .filter(|(n, _)| global_leads.is_none_or(|g| g.contains(n)))
+            .filter_map(|(_, v)| near(v))
+            .collect();
         let mut refs: Vec<(&str, Option<(i64, i64)>)> = vec![(
             "GLOBAL",
             (!matched.is_empty()).then(|| {
