@@ -21,7 +21,8 @@ pub struct PaceConfig {
     pub software_detection: bool,
     /// Minimum protrusion of a stimulus above both neighbours, in µV (any lead).
     pub threshold_uv: f64,
-    /// Widest stimulus considered, in ms (pulse width plus one sample of anti-alias smear).
+    /// Widest stimulus pulse considered, in ms; the detector allows one sample more (anti-alias or
+    /// recorder smear).
     pub max_width_ms: f64,
     /// Samples blanked after the stimulus (recharge tail), in ms.
     pub blank_ms: f64,
@@ -86,7 +87,9 @@ impl PaceBlanker {
                 value: cfg.max_width_ms,
             });
         }
-        let max_width = ((cfg.max_width_ms * fs_hz / 1000.0).ceil() as usize).max(1);
+        // Plus one sample: a pulse shorter than a sample still straddles two when it starts late in
+        // one, and a recorder's low-pass smears it over the next (ambulatory records at 250–500 Hz).
+        let max_width = ((cfg.max_width_ms * fs_hz / 1000.0).ceil() as usize).max(1) + 1;
         let blank = (cfg.blank_ms * fs_hz / 1000.0).ceil() as usize;
         let delay = max_width + blank + 1;
         // A power of two: the slot of a sample is a mask, not a division (several per sample).
@@ -143,23 +146,33 @@ impl PaceBlanker {
 
         if hw_pace_flag {
             self.mark(now, now + 1, true, event);
-        } else if self.cfg.software_detection && now > self.max_width as u64 {
-            // A run of w samples [k, k+w) standing out from x[k−1] and x[k+w] = the newest sample.
+        } else if self.cfg.software_detection && now > self.max_width as u64 + 1 {
+            // A run of w samples [k, k+w) standing out from x[k−1] and x[k+w] = the newest sample,
+            // entered by a step at least twice the one before it: a stimulus leaves a baseline (or a
+            // slow wave), while the peak of a tall narrow R at 250 Hz is reached by a ramp whose steps
+            // can exceed the threshold too.
             let n = self.n_leads;
             let thr = self.cfg.threshold_uv;
             let newest = &self.ring[slot..slot + n];
             for w in 1..=self.max_width as u64 {
                 let k = now - w;
-                // Frame slices once per run length, not a ring lookup (a division) per lead.
+                // Frame slices once per run length, not a ring lookup per lead.
                 let first = self.frame(k);
                 let before = self.frame(k - 1);
+                let earlier = self.frame(k - 2);
                 let last = self.frame(k + w - 1);
+                // Right after a stimulus (the other chamber's, or the flagged one's own trailing
+                // samples) the step before is that stimulus's: no ramp to tell from.
+                let after_stimulus = (self.blank_start..self.blank_end).contains(&(k - 1));
                 // Both steps ≥ thr in the same direction, in some lead; without a branch per lead
                 // (vectorises).
                 let hit = (0..n).fold(false, |hit, l| {
                     let left = first[l] - before[l];
                     let right = last[l] - newest[l];
-                    hit | ((left >= thr) & (right >= thr)) | ((left <= -thr) & (right <= -thr))
+                    let sudden =
+                        after_stimulus | (left.abs() >= 2.0 * (before[l] - earlier[l]).abs());
+                    hit | (sudden
+                        & (((left >= thr) & (right >= thr)) | ((left <= -thr) & (right <= -thr))))
                 });
                 if hit {
                     self.mark(k, now, false, event);
@@ -262,6 +275,41 @@ mod tests {
         );
         assert_eq!(out[310], x[310], "QRS must pass unchanged");
         assert_eq!(out.len(), x.len() - d);
+    }
+
+    #[test]
+    fn finds_a_stimulus_smeared_over_two_samples_but_not_a_tall_narrow_r() {
+        for fs in [250.0, 360.0, 500.0] {
+            // A 0.5 ms, 30 mV pulse starting late in sample 100 (a fifth of it falls in 100, the rest
+            // in 101), through a recorder's 100 Hz low-pass (two one-pole sections): its peak straddles
+            // two samples with a decaying tail, as on ambulatory records.
+            let mut x = vec![0.0; 400];
+            x[100] = 0.2 * 30_000.0 * 0.5e-3 * fs;
+            x[101] = 0.8 * 30_000.0 * 0.5e-3 * fs;
+            let a = (-2.0 * std::f64::consts::PI * 100.0 / fs).exp();
+            for _ in 0..2 {
+                let mut y = 0.0;
+                for v in x.iter_mut() {
+                    y = a * y + (1.0 - a) * *v;
+                    *v = y;
+                }
+            }
+            let (_, ev, _) = run(fs, &x, &vec![false; x.len()]);
+            assert_eq!(ev.len(), 1, "{fs} Hz: {ev:?}");
+            assert!((99..=101).contains(&ev[0].sample), "{fs} Hz: {ev:?}");
+
+            // A 3 mV R wave 30 ms wide at its base, with a sharp peak (steeper than most): its peak
+            // sample stands 600 µV above both neighbours at 250 Hz, but is reached by a ramp.
+            let half = 0.015 * fs;
+            let r: Vec<f64> = (0..400)
+                .map(|i| 3000.0 * (1.0 - ((i as f64 - 200.0) / half).abs()).max(0.0))
+                .collect();
+            let (_, ev, _) = run(fs, &r, &vec![false; r.len()]);
+            assert!(
+                ev.is_empty(),
+                "{fs} Hz: R wave taken for a stimulus: {ev:?}"
+            );
+        }
     }
 
     #[test]

@@ -558,7 +558,14 @@ impl Delineator {
                 onset: Some(first),
                 offset: Some(last),
             };
-            out.r_index = refine_r(&leads[..n_leads], first, last);
+            let half = self.samples(R_SMOOTH_HALF_MS).max(1);
+            out.r_index = refine_r(
+                &leads[..n_leads],
+                (first, last),
+                half,
+                &mut self.scratch,
+                &mut self.cum,
+            );
         }
         // A slope at i reads the signal up to i + h; a window whose slopes are truncated there differs.
         out.needs_len = last_read.saturating_add(h + 2).max(r + 1);
@@ -939,20 +946,45 @@ fn nearest_to_crossing(j: usize, dev_j: f64, dev_next: f64, level: f64) -> usize
     }
 }
 
-/// The sample of largest spatial magnitude of the QRS (sum over leads of the squared deflection from the
-/// straight line joining the onset and offset levels, so that an ST shift cannot put the peak at the
-/// QRS end): the peak of the QRS vector loop, one answer for all leads.
-fn refine_r(leads: &[&[f64]], on: usize, off: usize) -> usize {
-    let mut best = (-1.0f64, on);
-    let span = (off - on).max(1) as f64;
-    for i in on..=off {
-        let f = (i - on) as f64 / span;
-        let m: f64 = leads
+/// Half-width of the window over which the R energy is averaged, ms: wider than a pacing stimulus
+/// smeared by a recorder's low-pass (2–4 ms), narrower than an R wave.
+const R_SMOOTH_HALF_MS: f64 = 8.0;
+
+/// The beat's R: where the energy over the leads of the deviation from the onset→offset baseline,
+/// averaged over ± `half` samples, is largest. Averaged, so that an undetected pacing stimulus (a spike
+/// of a few samples, often the largest deflection of a small paced QRS on an ambulatory recording) is
+/// not taken for R: the beat then sits on the stimulus, up to 100 ms before its QRS peak. `energy` and
+/// `cum` are scratch of at least `off − on + 1` and `off − on + 2` values.
+fn refine_r(
+    leads: &[&[f64]],
+    (on, off): (usize, usize),
+    half: usize,
+    energy: &mut [f64],
+    cum: &mut [f64],
+) -> usize {
+    let span = off - on;
+    if energy.len() <= span || cum.len() <= span + 1 {
+        return on;
+    }
+    let width = span.max(1) as f64;
+    for (k, e) in energy[..=span].iter_mut().enumerate() {
+        let f = k as f64 / width;
+        let i = on + k;
+        *e = leads
             .iter()
             .map(|x| (x[i] - (x[on] + f * (x[off] - x[on]))).powi(2))
             .sum();
+    }
+    cum[0] = 0.0;
+    for k in 0..=span {
+        cum[k + 1] = cum[k] + energy[k];
+    }
+    let mut best = (-1.0f64, on);
+    for k in 0..=span {
+        let (a, b) = (k.saturating_sub(half), (k + half).min(span));
+        let m = (cum[b + 1] - cum[a]) / (b - a + 1) as f64;
         if m > best.0 {
-            best = (m, i);
+            best = (m, on + k);
         }
     }
     best.1

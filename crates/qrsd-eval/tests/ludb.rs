@@ -51,28 +51,32 @@ fn ludb_detection_meets_targets_and_delineation_does_not_regress() {
     // (measure, max |mean| ms, max SD ms): the mean target (5 ms), SDs today's + ~0.5 ms.
     let bounds = [
         ("II.onset", 5.0, 8.8),
-        ("II.offset", 5.0, 10.5),
-        ("II.qrsd", 5.0, 13.4),
+        ("II.offset", 5.0, 9.9),
+        ("II.qrsd", 5.0, 13.0),
         ("V1.onset", 5.0, 9.3),
-        ("V1.offset", 5.0, 10.6),
-        ("V1.qrsd", 5.0, 13.3),
+        ("V1.offset", 5.0, 10.4),
+        ("V1.qrsd", 5.0, 13.2),
         ("V6.onset", 5.0, 6.8),
-        ("V6.offset", 5.0, 9.4),
-        ("V6.qrsd", 5.0, 11.5),
+        ("V6.offset", 5.0, 8.8),
+        ("V6.qrsd", 5.0, 11.2),
         ("GLOBAL.onset", 5.0, 8.8),
-        ("GLOBAL.offset", 5.0, 10.2),
-        ("GLOBAL.qrsd", 5.0, 14.2),
+        ("GLOBAL.offset", 5.0, 10.1),
+        ("GLOBAL.qrsd", 5.0, 14.1),
     ];
     assert_within(t, &bounds);
     // Paced records (72 beats): no target of their own; today's + ~0.5 ms. Paced onsets moved by the
-    // learned correction beyond its dead band (2026-12-06): global onset −1.61 ± 10.94, V6 onset −3.42 ±
-    // 13.62 (with paced onsets at the rules' position −0.89 ± 11.93 and −2.67 ± 14.66: outside these).
+    // learned correction beyond its dead band (2026-12-06): global onset −1.61 ± 10.94 (at the rules'
+    // position −0.89 ± 11.93). With the software stimulus detector one sample wider (third session):
+    // one more stimulus found in record 74, whose beat had offsets ~150 ms off (II offset 19.60 → 5.41,
+    // V6 offset 20.11 → 12.76, global QRSd 15.04 → 14.13; V6 onset 13.62 → 14.19).
     assert_within(
         &rep.paced,
         &[
-            ("GLOBAL.onset", 5.0, 11.5),
-            ("GLOBAL.qrsd", 10.0, 15.5),
-            ("V6.onset", 5.0, 14.1),
+            ("GLOBAL.onset", 5.0, 11.7),
+            ("GLOBAL.qrsd", 10.0, 14.7),
+            ("V6.onset", 5.0, 14.7),
+            ("II.offset", 5.0, 6.0),
+            ("V6.offset", 5.0, 13.3),
         ],
     );
     for key in [
