@@ -62,6 +62,8 @@ pub struct PaceBlanker {
     ring_len: usize,
     /// Number of frames pushed so far.
     n_in: u64,
+    /// Next input sample to output (the look-ahead holds back `n_in − next_out` of them).
+    next_out: u64,
     /// Last output value per lead (interpolation anchor).
     last_out: Vec<f64>,
     /// Blanking covers input samples `[blank_start, blank_end)`; the value at `blank_end` is the target.
@@ -103,6 +105,7 @@ impl PaceBlanker {
             ring: vec![0.0; ring_len * n_leads],
             ring_len,
             n_in: 0,
+            next_out: 0,
             last_out: vec![0.0; n_leads],
             blank_start: 0,
             blank_end: 0,
@@ -187,10 +190,28 @@ impl PaceBlanker {
             }
         }
 
-        if now < self.delay as u64 {
+        // (After a drain, the frames it output are not output again.)
+        if now < self.delay as u64 || now - (self.delay as u64) < self.next_out {
             return false;
         }
-        let j = now - self.delay as u64;
+        self.output(now - self.delay as u64, now, out_uv);
+        true
+    }
+
+    /// End of input: writes the next frame still held back by the look-ahead into `out_uv` (blanked as
+    /// [`PaceBlanker::process`] would have output it) and returns `true`, or `false` when none is left.
+    /// Without it the last `delay_samples` frames of a recording were never conditioned.
+    pub fn drain(&mut self, out_uv: &mut [f64]) -> bool {
+        if self.next_out >= self.n_in {
+            return false;
+        }
+        self.output(self.next_out, self.n_in - 1, out_uv);
+        true
+    }
+
+    /// Output input sample `j` (the newest being `now`).
+    fn output(&mut self, j: u64, now: u64, out_uv: &mut [f64]) {
+        self.next_out = j + 1;
         let n = self.n_leads;
         if j >= self.blank_start && j < self.blank_end && j > 0 {
             // Straight line from the previous output towards the first clean sample after the blank.
@@ -209,7 +230,6 @@ impl PaceBlanker {
             out_uv[..n].copy_from_slice(&self.ring[base..base + n]);
             self.last_out.copy_from_slice(&self.ring[base..base + n]);
         }
-        true
     }
 
     /// Record a stimulus starting at `start` whose last stimulus sample is before `end`.
@@ -309,6 +329,25 @@ mod tests {
                 ev.is_empty(),
                 "{fs} Hz: R wave taken for a stimulus: {ev:?}"
             );
+        }
+    }
+
+    #[test]
+    fn drain_outputs_every_frame_held_back() {
+        for len in [3usize, 50] {
+            let x: Vec<f64> = (0..len).map(|i| i as f64).collect();
+            let mut p = PaceBlanker::new(PaceConfig::default(), 500.0, 1).unwrap();
+            let (mut out, mut y, mut e) = (Vec::new(), [0.0], None);
+            for v in &x {
+                if p.process(&[*v], false, &mut y, &mut e) {
+                    out.push(y[0]);
+                }
+            }
+            while p.drain(&mut y) {
+                out.push(y[0]);
+            }
+            assert_eq!(out, x, "{len} samples in");
+            assert!(!p.drain(&mut y));
         }
     }
 

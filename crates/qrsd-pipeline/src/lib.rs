@@ -263,9 +263,13 @@ impl Pipeline {
             }
             self.paces.push_back(e);
         }
-        if !ready {
-            return;
+        if ready {
+            self.after_blanker(out);
         }
+    }
+
+    /// Filter, store, detect and deliver the frame the blanker just output (`self.blanked`).
+    fn after_blanker(&mut self, out: &mut Vec<Beat>) {
         for ((f, x), y) in self
             .filters
             .iter_mut()
@@ -337,6 +341,10 @@ impl Pipeline {
 
     /// End of input: decide and delineate the beats still pending, with whatever window is left.
     pub fn finish(&mut self, out: &mut Vec<Beat>) {
+        // The frames the blanker's look-ahead still holds are part of the recording.
+        while self.blanker.drain(&mut self.blanked) {
+            self.after_blanker(out);
+        }
         self.detections.clear();
         self.detector.finish(&mut self.detections);
         self.queue_detections();
