@@ -26,6 +26,15 @@ pub struct PaceConfig {
     pub max_width_ms: f64,
     /// Samples blanked after the stimulus (recharge tail), in ms.
     pub blank_ms: f64,
+    /// A run of the same shape standing at least this far out (µV) but less than `threshold_uv` is a
+    /// *weak* candidate: reported (`PaceEvent::weak`), not blanked. Alone it could be muscle noise; the
+    /// pipeline takes it as the beat's stimulus only where the QRS onset was delineated on it. 0 = off.
+    #[serde(default = "default_weak_threshold_uv")]
+    pub weak_threshold_uv: f64,
+}
+
+fn default_weak_threshold_uv() -> f64 {
+    200.0
 }
 
 impl Default for PaceConfig {
@@ -36,6 +45,7 @@ impl Default for PaceConfig {
             threshold_uv: 400.0,
             max_width_ms: 2.0,
             blank_ms: 6.0,
+            weak_threshold_uv: default_weak_threshold_uv(),
         }
     }
 }
@@ -47,6 +57,10 @@ pub struct PaceEvent {
     pub sample: u64,
     /// Whether the amplifier flagged it (else the software detector found it).
     pub hardware: bool,
+    /// A weak candidate (`PaceConfig::weak_threshold_uv`): not blanked, and a stimulus only if the
+    /// QRS onset lies on it.
+    #[serde(default)]
+    pub weak: bool,
 }
 
 /// Streaming stimulus detector + blanker for all leads of a frame. Allocation-free after `new`.
@@ -71,12 +85,20 @@ pub struct PaceBlanker {
     blank_end: u64,
     /// Last detected stimulus start (to report each stimulus once).
     last_event: Option<u64>,
+    /// Last weak candidate's start (likewise).
+    last_weak: Option<u64>,
 }
 
 impl PaceBlanker {
     /// A blanker for `n_leads` leads at `fs_hz`.
     pub fn new(cfg: PaceConfig, fs_hz: f64, n_leads: usize) -> Result<Self, ConditionError> {
         check_fs(fs_hz)?;
+        if cfg.weak_threshold_uv.is_nan() || cfg.weak_threshold_uv < 0.0 {
+            return Err(ConditionError::Parameter {
+                what: "weak_threshold_uv",
+                value: cfg.weak_threshold_uv,
+            });
+        }
         if cfg.threshold_uv.is_nan() || cfg.threshold_uv <= 0.0 {
             return Err(ConditionError::Parameter {
                 what: "threshold_uv",
@@ -110,6 +132,7 @@ impl PaceBlanker {
             blank_start: 0,
             blank_end: 0,
             last_event: None,
+            last_weak: None,
         })
     }
 
@@ -156,6 +179,13 @@ impl PaceBlanker {
             // can exceed the threshold too.
             let n = self.n_leads;
             let thr = self.cfg.threshold_uv;
+            // Off when 0 or not below the threshold.
+            let weak_thr = if self.cfg.weak_threshold_uv > 0.0 {
+                self.cfg.weak_threshold_uv.min(thr)
+            } else {
+                thr
+            };
+            let mut weak_at = None;
             let newest = &self.ring[slot..slot + n];
             for w in 1..=self.max_width as u64 {
                 let k = now - w;
@@ -169,14 +199,22 @@ impl PaceBlanker {
                 let after_stimulus = (self.blank_start..self.blank_end).contains(&(k - 1));
                 // Both steps ≥ thr in the same direction, in some lead; without a branch per lead
                 // (vectorises).
-                let hit = (0..n).fold(false, |hit, l| {
+                // The smaller of the two steps, signed by their common direction (0 if they differ).
+                let (hit, weak) = (0..n).fold((false, false), |(hit, weak), l| {
                     let left = first[l] - before[l];
                     let right = last[l] - newest[l];
                     let sudden =
                         after_stimulus | (left.abs() >= 2.0 * (before[l] - earlier[l]).abs());
-                    hit | (sudden
-                        & (((left >= thr) & (right >= thr)) | ((left <= -thr) & (right <= -thr))))
+                    let stands =
+                        |t: f64| ((left >= t) & (right >= t)) | ((left <= -t) & (right <= -t));
+                    (
+                        hit | (sudden & stands(thr)),
+                        weak | (sudden & stands(weak_thr)),
+                    )
                 });
+                if weak && weak_at.is_none() {
+                    weak_at = Some(k);
+                }
                 if hit {
                     self.mark(k, now, false, event);
                     // The sample before the run may hold the anti-aliased leading edge of the pulse (a
@@ -185,7 +223,22 @@ impl PaceBlanker {
                     if self.blank_start == k && k > 1 {
                         self.blank_start = k - 1;
                     }
+                    weak_at = None;
                     break;
+                }
+            }
+            if let Some(k) = weak_at {
+                let blanked = (self.blank_start..self.blank_end).contains(&k);
+                let fresh = self
+                    .last_weak
+                    .is_none_or(|e| k > e + self.max_width as u64 + self.blank as u64);
+                if fresh && !blanked && thr > weak_thr {
+                    self.last_weak = Some(k);
+                    *event = Some(PaceEvent {
+                        sample: k,
+                        hardware: false,
+                        weak: true,
+                    });
                 }
             }
         }
@@ -248,6 +301,7 @@ impl PaceBlanker {
             *event = Some(PaceEvent {
                 sample: start,
                 hardware,
+                weak: false,
             });
         }
     }
@@ -286,7 +340,8 @@ mod tests {
             ev,
             vec![PaceEvent {
                 sample: 100,
-                hardware: false
+                hardware: false,
+                weak: false
             }]
         );
         assert!(
@@ -333,6 +388,39 @@ mod tests {
     }
 
     #[test]
+    fn a_weak_candidate_is_reported_but_not_blanked() {
+        let fs = 500.0;
+        let mut x = vec![0.0; 300];
+        x[100] = 250.0; // under the 400 µV threshold, over the 200 µV weak one
+        x[200] = 150.0; // under both
+        let (out, ev, d) = run(fs, &x, &vec![false; x.len()]);
+        assert_eq!(
+            ev,
+            vec![PaceEvent {
+                sample: 100,
+                hardware: false,
+                weak: true
+            }]
+        );
+        assert_eq!(
+            out,
+            x[..x.len() - d].to_vec(),
+            "a weak candidate must pass unchanged"
+        );
+        // Off with 0.
+        let cfg = PaceConfig {
+            weak_threshold_uv: 0.0,
+            ..PaceConfig::default()
+        };
+        let mut p = PaceBlanker::new(cfg, fs, 1).unwrap();
+        let (mut y, mut e) = ([0.0], None);
+        for v in &x {
+            p.process(&[*v], false, &mut y, &mut e);
+            assert!(e.is_none());
+        }
+    }
+
+    #[test]
     fn drain_outputs_every_frame_held_back() {
         for len in [3usize, 50] {
             let x: Vec<f64> = (0..len).map(|i| i as f64).collect();
@@ -364,7 +452,8 @@ mod tests {
             ev,
             vec![PaceEvent {
                 sample: 50,
-                hardware: true
+                hardware: true,
+                weak: false
             }]
         );
         // The ramp is restored by the interpolation: the blanked stretch stays on the line.

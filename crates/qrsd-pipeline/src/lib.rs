@@ -107,6 +107,11 @@ const PACE_AFTER_ONSET_MS: f64 = 20.0;
 const ST_GUARD_MS: f64 = 100.0;
 /// A stimulus this close before the detected R (or after it) cannot precede its QRS onset, ms.
 const PACE_MIN_BEFORE_R_MS: f64 = 20.0;
+/// A weak stimulus candidate is the beat's stimulus when it starts within this far before (the
+/// differentiator registers a step up to 4 ms early) …
+const WEAK_BEFORE_ONSET_MS: f64 = 6.0;
+/// … or this far after the QRS onset delineated without it.
+const WEAK_AFTER_ONSET_MS: f64 = 6.0;
 /// Pending detections and remembered stimuli are bounded (a hostile signal cannot grow memory).
 const MAX_PENDING: usize = 64;
 
@@ -136,6 +141,9 @@ pub struct Pipeline {
     dropped_detections: u64,
     detections: Vec<Detection>,
     paces: VecDeque<PaceEvent>,
+    /// Weak stimulus candidates (input sample numbers): a beat's stimulus only where its QRS onset was
+    /// delineated on one.
+    weak_paces: VecDeque<u64>,
     window: Vec<Vec<f64>>,
     delineation: Delineation,
     /// With `delineation.trace`: per delivered beat, each lead's boundaries before the learned
@@ -208,6 +216,7 @@ impl Pipeline {
             dropped_detections: 0,
             detections: Vec::with_capacity(MAX_PENDING),
             paces: VecDeque::with_capacity(MAX_PENDING),
+            weak_paces: VecDeque::with_capacity(MAX_PENDING),
             window: vec![vec![0.0; win]; n],
             delineation: Delineation::default(),
             traces: Vec::new(),
@@ -258,10 +267,17 @@ impl Pipeline {
             .blanker
             .process(&self.frame, hw_pace, &mut self.blanked, &mut event);
         if let Some(e) = event {
-            if self.paces.len() == MAX_PENDING {
-                self.paces.pop_front();
+            if e.weak {
+                if self.weak_paces.len() == MAX_PENDING {
+                    self.weak_paces.pop_front();
+                }
+                self.weak_paces.push_back(e.sample);
+            } else {
+                if self.paces.len() == MAX_PENDING {
+                    self.paces.pop_front();
+                }
+                self.paces.push_back(e);
             }
-            self.paces.push_back(e);
         }
         if ready {
             self.after_blanker(out);
@@ -397,6 +413,35 @@ impl Pipeline {
             hints,
             &mut self.delineation,
         );
+        // No stimulus known, but the QRS onset lies on a weak candidate (a stimulus under the
+        // detector's threshold, e.g. smeared by a recorder's low-pass): it is the stimulus, and the
+        // onset is searched after it.
+        let mut weak_stimulus = None;
+        if hints.stimulus.is_none() && hints.later_stimulus.is_none() {
+            if let Some(on) = self.delineation.global.onset {
+                let on = start + on as u64;
+                let ms = |v: f64| (v * self.cfg.fs_hz / 1000.0).round() as u64;
+                let (lo, hi) = (
+                    on.saturating_sub(ms(WEAK_BEFORE_ONSET_MS)),
+                    on + ms(WEAK_AFTER_ONSET_MS),
+                );
+                weak_stimulus = self.weak_paces.iter().copied().find(|s| {
+                    (lo..=hi).contains(&(s + self.filter_delay)) && s + self.filter_delay >= start
+                });
+            }
+            if let Some(s) = weak_stimulus {
+                let w = self.artefact_window(s + self.filter_delay, start, len);
+                self.delineator.delineate_with(
+                    &views,
+                    (d.r_sample - start) as usize,
+                    BeatHints {
+                        stimulus: Some(w),
+                        later_stimulus: None,
+                    },
+                    &mut self.delineation,
+                );
+            }
+        }
         if early.is_some() && self.delineation.needs_len > len {
             return false;
         }
@@ -458,7 +503,9 @@ impl Pipeline {
                     .collect(),
             });
         }
-        let pace_sample = self.stimulus_for(global.onset_sample.unwrap_or(r_sample));
+        let pace_sample = self
+            .stimulus_for(global.onset_sample.unwrap_or(r_sample))
+            .or(weak_stimulus);
         let class = self.classify(r_sample, &global, pace_sample);
         out.push(Beat {
             r_sample,
@@ -478,14 +525,7 @@ impl Pipeline {
         let ms = |v: f64| (v * self.cfg.fs_hz / 1000.0).round() as u64;
         let lo = r.saturating_sub(ms(PACE_BEFORE_ONSET_MS + 60.0));
         let hi = r.saturating_sub(ms(PACE_MIN_BEFORE_R_MS));
-        let width = (self.cfg.pace.max_width_ms * self.cfg.fs_hz / 1000.0).ceil() as u64;
-        let blank = (self.cfg.pace.blank_ms * self.cfg.fs_hz / 1000.0).ceil() as u64;
-        let window = |s: u64| {
-            (
-                (s - start) as usize,
-                ((s + width + blank - start) as usize).min(len - 1),
-            )
-        };
+        let window = |s: u64| self.artefact_window(s, start, len);
         let mut in_range = self
             .paces
             .iter()
@@ -497,6 +537,17 @@ impl Pipeline {
             stimulus: first.map(window),
             later_stimulus: last.map(window),
         }
+    }
+
+    /// Window indices (first, last) of the artefact (pulse + blanked tail) of a stimulus at ring index
+    /// `s` (≥ `start`), in a window of `len` samples from `start`.
+    fn artefact_window(&self, s: u64, start: u64, len: usize) -> (usize, usize) {
+        let width = (self.cfg.pace.max_width_ms * self.cfg.fs_hz / 1000.0).ceil() as u64;
+        let blank = (self.cfg.pace.blank_ms * self.cfg.fs_hz / 1000.0).ceil() as u64;
+        (
+            (s - start) as usize,
+            ((s + width + blank - start) as usize).min(len - 1),
+        )
     }
 
     /// The first stimulus belonging to a QRS that starts at `onset`.
