@@ -187,7 +187,19 @@ impl PaceBlanker {
             };
             let mut weak_at = None;
             let newest = &self.ring[slot..slot + n];
-            for w in 1..=self.max_width as u64 {
+            // Every run ends with the step into the newest sample: where no lead steps by the weaker
+            // threshold, no run stands out (most samples; skips the run tests).
+            let prev = self.frame(now - 1);
+            let step = newest
+                .iter()
+                .zip(prev)
+                .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+            let runs = if step >= weak_thr {
+                self.max_width as u64
+            } else {
+                0
+            };
+            for w in 1..=runs {
                 let k = now - w;
                 // Frame slices once per run length, not a ring lookup per lead.
                 let first = self.frame(k);
