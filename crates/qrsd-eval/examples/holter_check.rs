@@ -13,24 +13,11 @@ use std::path::PathBuf;
 
 fn main() {
     // `section.key=value` arguments override pipeline settings (experiments).
-    let overrides: Vec<(String, String, serde_json::Value)> = std::env::args()
-        .skip(1)
-        .filter_map(|a| {
-            let (k, v) = a.split_once('=')?;
-            let (sec, key) = k.split_once('.')?;
-            Some((
-                sec.into(),
-                key.into(),
-                serde_json::from_str(v).expect("JSON value"),
-            ))
-        })
-        .collect();
+    let overrides: Vec<String> = std::env::args().skip(1).collect();
     let make = |fs: f64| {
-        let mut c = serde_json::to_value(PipelineConfig::new(fs, Vec::new())).unwrap();
-        for (s, k, v) in &overrides {
-            c[s][k] = v.clone();
-        }
-        serde_json::from_value::<PipelineConfig>(c).unwrap()
+        PipelineConfig::new(fs, Vec::new())
+            .with_overrides(&overrides)
+            .unwrap()
     };
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/ludb");
     let list = std::fs::read_to_string(dir.join("RECORDS")).unwrap();

@@ -20,24 +20,11 @@ fn pct(v: &mut [f64], p: f64) -> f64 {
 }
 
 fn main() {
-    let overrides: Vec<(String, String, serde_json::Value)> = std::env::args()
-        .skip(1)
-        .filter_map(|a| {
-            let (k, v) = a.split_once('=')?;
-            let (sec, key) = k.split_once('.')?;
-            Some((
-                sec.into(),
-                key.into(),
-                serde_json::from_str(v).expect("JSON value"),
-            ))
-        })
-        .collect();
+    let overrides: Vec<String> = std::env::args().skip(1).collect();
     let make = |fs: f64, names: Vec<String>| {
-        let mut c = serde_json::to_value(PipelineConfig::new(fs, names)).unwrap();
-        for (s, k, v) in &overrides {
-            c[s][k] = v.clone();
-        }
-        serde_json::from_value::<PipelineConfig>(c).unwrap()
+        PipelineConfig::new(fs, names)
+            .with_overrides(&overrides)
+            .unwrap()
     };
     println!("fs  spike_uV  beats  Se%  PPV%  stim_found%  |dR| med/p95 ms  paced QRSd err med (p5..p95) ms");
     for fs in [250.0, 360.0, 500.0] {
@@ -61,19 +48,7 @@ fn main() {
             };
             let mut rec = generate(&cfg, 300.0).unwrap();
             rec.leads.retain(|(n, _)| n == "II" || n == "V5");
-            let a = (-2.0 * std::f64::consts::PI * 100.0 / fs).exp();
-            for (_, x) in rec.leads.iter_mut() {
-                for _ in 0..2 {
-                    let mut y = x[0];
-                    for v in x.iter_mut() {
-                        y = a * y + (1.0 - a) * *v;
-                        *v = y;
-                    }
-                }
-                for v in x.iter_mut() {
-                    *v = (*v / 5.0).round() * 5.0;
-                }
-            }
+            rec.through_recorder(100.0, 5.0);
             let mut p = Pipeline::new(make(fs, rec.lead_names())).unwrap();
             let beats = p.run_to_end(&rec.leads_f32(), None);
             let ms = 1000.0 / fs;

@@ -69,6 +69,28 @@ fn early_emit_default() -> bool {
 }
 
 impl PipelineConfig {
+    /// This config with `section.key=value` settings applied (value in JSON, e.g.
+    /// `pace.weak_threshold_uv=0`) through its serde form: experiments (`qrsd eval --set`, examples).
+    pub fn with_overrides<S: AsRef<str>>(&self, overrides: &[S]) -> Result<Self, PipelineError> {
+        let bad = |o: &str, why: &str| PipelineError::Setting(format!("{o}: {why}"));
+        let mut v = serde_json::to_value(self).map_err(|e| bad("config", &e.to_string()))?;
+        for o in overrides {
+            let o = o.as_ref();
+            let (path, value) = o
+                .split_once('=')
+                .ok_or_else(|| bad(o, "expected KEY=VALUE"))?;
+            let value: serde_json::Value =
+                serde_json::from_str(value).map_err(|e| bad(o, &format!("bad value ({e})")))?;
+            let mut slot = &mut v;
+            for part in path.split('.') {
+                slot = slot
+                    .get_mut(part)
+                    .ok_or_else(|| bad(o, &format!("no setting {path}")))?;
+            }
+            *slot = value;
+        }
+        serde_json::from_value(v).map_err(|e| bad("config", &e.to_string()))
+    }
     /// Defaults for a given rate and lead set.
     pub fn new(fs_hz: f64, lead_names: Vec<String>) -> Self {
         Self {
@@ -96,6 +118,9 @@ pub enum PipelineError {
     /// Lead list empty or too long.
     #[error("need 1 to 64 leads, got {0}")]
     Leads(usize),
+    /// A `section.key=value` setting that does not apply ([`PipelineConfig::with_overrides`]).
+    #[error("setting {0}")]
+    Setting(String),
 }
 
 /// Longest interval between a stimulus and the QRS onset it caused (LV latency in scarred tissue up to

@@ -295,19 +295,7 @@ fn smeared_stimuli_on_a_two_lead_recording() {
         };
         let mut rec = generate(&cfg, 150.0).unwrap();
         rec.leads.retain(|(n, _)| n == "II" || n == "V5");
-        let a = (-2.0 * std::f64::consts::PI * 100.0 / fs).exp();
-        for (_, x) in rec.leads.iter_mut() {
-            for _ in 0..2 {
-                let mut y = x[0];
-                for v in x.iter_mut() {
-                    y = a * y + (1.0 - a) * *v;
-                    *v = y;
-                }
-            }
-            for v in x.iter_mut() {
-                *v = (*v / 5.0).round() * 5.0;
-            }
-        }
+        rec.through_recorder(100.0, 5.0);
         let beats = run(&rec, false);
         let ms = 1000.0 / fs;
         let mut used = vec![false; beats.len()];

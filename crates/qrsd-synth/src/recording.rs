@@ -35,6 +35,27 @@ impl SynthRecording {
         self.leads.iter().map(|(n, _)| n.clone()).collect()
     }
 
+    /// The recording as an ambulatory recorder stores it: every lead through a `lowpass_hz` low-pass
+    /// (two one-pole sections, which smear a pacing stimulus over several samples with a decaying
+    /// tail) and rounded to `lsb_uv` steps (5 µV: 11 bits at 200 adu/mV, as MIT-BIH and QTDB).
+    pub fn through_recorder(&mut self, lowpass_hz: f64, lsb_uv: f64) {
+        let a = (-2.0 * std::f64::consts::PI * lowpass_hz / self.fs_hz).exp();
+        for (_, x) in self.leads.iter_mut() {
+            for _ in 0..2 {
+                let mut y = x.first().copied().unwrap_or(0.0);
+                for v in x.iter_mut() {
+                    y = a * y + (1.0 - a) * *v;
+                    *v = y;
+                }
+            }
+            if lsb_uv > 0.0 {
+                for v in x.iter_mut() {
+                    *v = (*v / lsb_uv).round() * lsb_uv;
+                }
+            }
+        }
+    }
+
     /// The leads as f32 µV, in order (what an amplifier or a file reader delivers to the pipeline).
     pub fn leads_f32(&self) -> Vec<Vec<f32>> {
         self.leads

@@ -288,22 +288,8 @@ fn print_report(rep: &EvalReport, cond: Conditioning, per_record: bool) {
     }
 }
 
-/// Apply `section.key=value` overrides through the config's serde representation.
+/// Apply `section.key=value` overrides ([`PipelineConfig::with_overrides`]).
 fn apply_overrides(cfg: PipelineConfig, overrides: &[String]) -> Result<PipelineConfig> {
-    let mut v = serde_json::to_value(&cfg)?;
-    for o in overrides {
-        let (path, value) = o
-            .split_once('=')
-            .with_context(|| format!("--set {o}: expected KEY=VALUE"))?;
-        let value: serde_json::Value =
-            serde_json::from_str(value).with_context(|| format!("--set {o}: bad value"))?;
-        let mut slot = &mut v;
-        for part in path.split('.') {
-            slot = slot
-                .get_mut(part)
-                .with_context(|| format!("--set {o}: no setting {path}"))?;
-        }
-        *slot = value;
-    }
-    Ok(serde_json::from_value(v)?)
+    cfg.with_overrides(overrides)
+        .map_err(|e| anyhow::anyhow!("--set: {e}"))
 }
