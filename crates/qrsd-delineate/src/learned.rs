@@ -262,18 +262,6 @@ static GLOBAL_ONSET_FLAT: std::sync::LazyLock<FlatForest> =
 static GLOBAL_OFFSET_FLAT: std::sync::LazyLock<FlatForest> =
     std::sync::LazyLock::new(|| FlatForest::new(&crate::learned_global_model::GLOBAL_OFFSET));
 
-/// Lay the forests out now (they are otherwise laid out at their first use, i.e. on the first beat).
-pub fn prepare() {
-    for f in [
-        &ONSET_FLAT,
-        &OFFSET_FLAT,
-        &GLOBAL_ONSET_FLAT,
-        &GLOBAL_OFFSET_FLAT,
-    ] {
-        std::sync::LazyLock::force(f);
-    }
-}
-
 /// Which boundary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Edge {

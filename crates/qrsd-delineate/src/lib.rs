@@ -280,10 +280,6 @@ impl Delineator {
     /// A delineator for `n_leads` leads at `fs_hz`.
     pub fn new(cfg: DelineationConfig, fs_hz: f64, n_leads: usize) -> Self {
         let len = ((cfg.pre_ms + cfg.post_ms) * fs_hz / 1000.0).ceil() as usize + 2;
-        // Not on the first beat: the forests' layout is built here, once per process.
-        if cfg.learned_correction || cfg.learned_global {
-            learned::prepare();
-        }
         Self {
             cfg,
             fs_hz,
