@@ -12,7 +12,10 @@ Prints, for II, V1, V6 and global onset / offset / QRSd (ms, detected - referenc
     leads of the same beat, and the within-record SD of the annotated QRSd (all records, and only those
     whose beats qrsd measures alike, SD < 3 ms: there the heart does not change, the marking does);
   - two what-ifs computed from the same output: every beat replaced by its record's median boundaries
-    (relative to R), and each lead's boundaries averaged half-and-half with the median over the 12 leads.
+    (relative to R), and each lead's boundaries averaged half-and-half with the median over the 12 leads;
+  - two oracles that read the answers: each lead's boundaries taken from the cardiologists' own marks of
+    the same beat in the other 11 leads (their median), and from the mean of all 12 marks; the global
+    from the mean of the 12 marks. They show how well the reference predicts itself across leads.
 Matching and the global reference follow shared/tools/score_delineation.py (imported from there).
 """
 import json
@@ -170,6 +173,28 @@ def main():
         cells = [f"{ld}.{m} {st.fmean([x for _, x in alt[(ld, m)]]):+.1f}±{st.pstdev([x for _, x in alt[(ld, m)]]):.1f}"
                  for (ld, m) in alt]
         print(f"what-if, {name}: " + ", ".join(cells))
+
+    # Oracles: boundaries read from the reference itself. If the marks of the other leads of the same beat
+    # predict a lead's QRSd no better than our estimate does, the rest of its error is lead-specific
+    # marking, which only the lead's own signal can tell.
+    def other_marks(ld, b):
+        ref = b[1]
+        rows = list(ref.values()) if ld == "GLOBAL" else [v for k, v in ref.items() if k != ld]
+        if not rows or (ld != "GLOBAL" and ld not in ref):
+            return None
+        return (median([v[0] for v in rows]), median([v[1] for v in rows]))
+
+    def mean_marks(ld, b):
+        rows = list(b[1].values())
+        if not rows or (ld != "GLOBAL" and ld not in b[1]):
+            return None
+        return (st.fmean([v[0] for v in rows]), st.fmean([v[1] for v in rows]))
+
+    for name, pick in (("median of the other leads' marks", other_marks), ("mean of the 12 marks", mean_marks)):
+        alt = errors(beats, pick)
+        cells = [f"{ld}.{m} {st.fmean([x for _, x in alt[(ld, m)]]):+.1f}±{st.pstdev([x for _, x in alt[(ld, m)]]):.1f}"
+                 for (ld, m) in alt]
+        print(f"oracle, {name}: " + ", ".join(cells))
 
 
 if __name__ == "__main__":

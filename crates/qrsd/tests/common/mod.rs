@@ -106,7 +106,26 @@ pub fn serve(data: &Path, speed: f64) -> Serve {
     ])
     .arg(data);
     let (child, addr) = spawn_serve(cmd);
-    Serve { child, addr }
+    let s = Serve { child, addr };
+    wait_streaming(addr);
+    s
+}
+
+/// Wait until the source streams, as a client must: the server listens before the simulated amplifier
+/// has sent its first frame, and a measurement started then is refused (409 `source_not_streaming`).
+pub fn wait_streaming(addr: SocketAddr) {
+    let t0 = Instant::now();
+    loop {
+        let (st, v) = http(addr, "GET", "/api/v1/source", None);
+        if st == 200 && v["state"] == "streaming" && v["fs_hz"].is_number() {
+            return;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "source never streamed: {v}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Start a `qrsd serve` command (its arguments already set) and read the address it listens on from
