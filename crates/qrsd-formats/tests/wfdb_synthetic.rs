@@ -175,6 +175,32 @@ fn samples_per_frame_keeps_fastest_signals() {
     );
 }
 
+/// A multi-parameter record (ECG beside blood pressure and pleth, as in MIMIC-style records): the
+/// non-voltage signals are dropped, the ECG is read; the pressure being the fastest signal does not
+/// set the rate.
+#[test]
+fn non_voltage_signals_beside_ecg_are_dropped() {
+    let dir = TempDir::new("wmix");
+    // Frames of (ABP ×2 samples, II, PLETH): ABP at twice the frame rate.
+    let frames: [[i16; 4]; 3] = [[80, 81, 100, 5], [120, 121, -100, 6], [90, 91, 50, 7]];
+    let flat: Vec<i16> = frames.iter().flatten().copied().collect();
+    dir.write("m.dat", i16_bytes(&flat));
+    let hea = dir.write(
+        "m.hea",
+        "m 3 125 3\nm.dat 16x2 1/mmHg 16 0 80 0 0 ABP\nm.dat 16 200/mV 16 0 100 0 0 II\nm.dat 16 1/NU 16 0 5 0 0 PLETH\n",
+    );
+    let rec = read_record(&hea).unwrap();
+    assert_eq!(rec.fs_hz, 125.0);
+    assert_eq!(rec.leads.len(), 1);
+    assert_eq!(rec.leads[0].name, "II");
+    assert_close(
+        &rec.leads[0].samples_uv,
+        &[500.0, -500.0, 250.0],
+        1e-3,
+        "II",
+    );
+}
+
 #[test]
 fn unsupported_and_non_voltage() {
     let dir = TempDir::new("wuns");

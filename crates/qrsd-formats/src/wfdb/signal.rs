@@ -148,8 +148,11 @@ struct FileGroup {
 /// Reads a WFDB record given its `.hea` path; data files are looked up beside the header.
 ///
 /// Samples are converted to µV as `(adc - baseline) / gain × unit scale`; invalid-sample markers
-/// become NaN. If signals have different samples per frame, only those with the most are kept
-/// (sampling rate = frame rate × that count), mirroring the EDF reader.
+/// become NaN. Only signals whose units are a voltage are kept (a multi-parameter record's blood
+/// pressure, pleth or respiration is not an ECG lead); if there are signals and none is a voltage, the
+/// read fails with [`FormatError::NonVoltageUnits`]. If the kept signals have different samples per
+/// frame, only those with the most are kept (sampling rate = frame rate × that count). Both rules
+/// mirror the EDF reader.
 pub fn read_record(hea_path: impl AsRef<Path>) -> Result<Recording, FormatError> {
     let hea_path = hea_path.as_ref();
     let header = read_header(hea_path)?;
@@ -174,7 +177,9 @@ fn read_signals(header: &Header, dir: &Path, hea_path: &Path) -> Result<Recordin
     let max_spf = header
         .signals
         .iter()
-        .map(|s| s.samples_per_frame)
+        .zip(&scales)
+        .filter(|(_, scale)| scale.is_some())
+        .map(|(s, _)| s.samples_per_frame)
         .max()
         .unwrap_or(1);
     let leads = header
@@ -183,10 +188,12 @@ fn read_signals(header: &Header, dir: &Path, hea_path: &Path) -> Result<Recordin
         .zip(raw)
         .zip(scales)
         .enumerate()
-        .filter(|(_, ((spec, _), _))| spec.samples_per_frame == max_spf)
-        .map(|(i, ((spec, adc), scale))| Lead {
-            name: lead_name(spec, i),
-            samples_uv: to_physical(&adc, spec, scale),
+        .filter_map(|(i, ((spec, adc), scale))| {
+            let scale = scale.filter(|_| spec.samples_per_frame == max_spf)?;
+            Some(Lead {
+                name: lead_name(spec, i),
+                samples_uv: to_physical(&adc, spec, scale),
+            })
         })
         .collect();
     Ok(Recording {
@@ -195,19 +202,21 @@ fn read_signals(header: &Header, dir: &Path, hea_path: &Path) -> Result<Recordin
     })
 }
 
-fn unit_scales(header: &Header, hea_path: &Path) -> Result<Vec<f64>, FormatError> {
-    header
+/// Each signal's multiplier to µV, `None` for a signal that is not a voltage; an error when no signal is.
+fn unit_scales(header: &Header, hea_path: &Path) -> Result<Vec<Option<f64>>, FormatError> {
+    let scales: Vec<Option<f64>> = header
         .signals
         .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            voltage_scale_to_uv(&s.units).ok_or_else(|| FormatError::NonVoltageUnits {
-                path: hea_path.to_path_buf(),
-                signal: lead_name(s, i),
-                units: s.units.clone(),
-            })
-        })
-        .collect()
+        .map(|s| voltage_scale_to_uv(&s.units))
+        .collect();
+    match header.signals.first() {
+        Some(first) if scales.iter().all(Option::is_none) => Err(FormatError::NonVoltageUnits {
+            path: hea_path.to_path_buf(),
+            signal: lead_name(first, 0),
+            units: first.units.clone(),
+        }),
+        _ => Ok(scales),
+    }
 }
 
 fn lead_name(spec: &SignalSpec, index: usize) -> String {
