@@ -13,6 +13,7 @@
 #![deny(missing_docs)]
 
 mod beat;
+mod classify;
 
 pub use beat::{Beat, BeatClass, Boundary, LeadBoundary};
 
@@ -34,6 +35,7 @@ pub struct LeadTrace {
     /// Features of the onset and the offset ([`qrsd_delineate::learned::boundary_features`]).
     pub features: [[f64; N_FEATURES]; 2],
 }
+use classify::{Classifier, Shape};
 use qrsd_condition::{
     pace::PaceEvent, ConditionError, FilterConfig, LeadFilter, PaceBlanker, PaceConfig,
 };
@@ -174,7 +176,7 @@ pub struct Pipeline {
     /// With `delineation.trace`: per delivered beat, each lead's boundaries before the learned
     /// correction and their features ([`Pipeline::take_traces`]).
     traces: Vec<BeatTrace>,
-    rr: RhythmContext,
+    classifier: Classifier,
     last_beat_r: Option<u64>,
     /// Global offset and detection strength of the last beat emitted.
     last_beat_end: Option<(u64, f64)>,
@@ -182,14 +184,6 @@ pub struct Pipeline {
     early_tried: Option<u64>,
     /// Samples after R of the early delineation window, when early delivery is on.
     early_post: Option<u64>,
-}
-
-/// Running context used to call a beat ectopic: premature and wider than the usual beat.
-#[derive(Debug, Clone, Copy, Default)]
-struct RhythmContext {
-    rr_mean: f64,
-    qrsd_mean: f64,
-    last_r: Option<u64>,
 }
 
 impl Pipeline {
@@ -245,7 +239,7 @@ impl Pipeline {
             window: vec![vec![0.0; win]; n],
             delineation: Delineation::default(),
             traces: Vec::new(),
-            rr: RhythmContext::default(),
+            classifier: Classifier::new(n),
             last_beat_r: None,
             last_beat_end: None,
             early_tried: None,
@@ -531,7 +525,21 @@ impl Pipeline {
         let pace_sample = self
             .stimulus_for(global.onset_sample.unwrap_or(r_sample))
             .or(weak_stimulus);
-        let class = self.classify(r_sample, &global, pace_sample);
+        let qrsd = global
+            .onset_sample
+            .zip(global.offset_sample)
+            .map(|(on, off)| off.saturating_sub(on));
+        let class = self.classifier.classify(
+            r_sample,
+            qrsd,
+            pace_sample.is_some(),
+            Shape {
+                window: &self.window,
+                len,
+                r_index: dl.r_index,
+                fs_hz: self.cfg.fs_hz,
+            },
+        );
         out.push(Beat {
             r_sample,
             class,
@@ -586,38 +594,6 @@ impl Pipeline {
             .iter()
             .map(|p| p.sample)
             .find(|s| (lo..=hi).contains(s))
-    }
-
-    fn classify(&mut self, r: u64, g: &Boundary, pace: Option<u64>) -> BeatClass {
-        let (Some(on), Some(off)) = (g.onset_sample, g.offset_sample) else {
-            return BeatClass::Unknown;
-        };
-        if pace.is_some() {
-            self.rr.last_r = Some(r);
-            return BeatClass::Paced;
-        }
-        let qrsd = (off - on) as f64;
-        let rr = self.rr.last_r.map(|p| (r - p.min(r)) as f64);
-        self.rr.last_r = Some(r);
-        let premature =
-            matches!(rr, Some(rr) if self.rr.rr_mean > 0.0 && rr < 0.8 * self.rr.rr_mean);
-        let wide = self.rr.qrsd_mean > 0.0 && qrsd > 1.25 * self.rr.qrsd_mean;
-        if premature && wide {
-            return BeatClass::Ectopic;
-        }
-        if let Some(rr) = rr {
-            self.rr.rr_mean = if self.rr.rr_mean == 0.0 {
-                rr
-            } else {
-                0.9 * self.rr.rr_mean + 0.1 * rr
-            };
-        }
-        self.rr.qrsd_mean = if self.rr.qrsd_mean == 0.0 {
-            qrsd
-        } else {
-            0.9 * self.rr.qrsd_mean + 0.1 * qrsd
-        };
-        BeatClass::Intrinsic
     }
 }
 
