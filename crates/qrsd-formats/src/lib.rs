@@ -100,6 +100,88 @@ pub fn open(path: impl AsRef<Path>) -> Result<Recording, FormatError> {
     }
 }
 
+/// A recording read a chunk at a time ([`open_reader`]): WFDB records stream from their data files,
+/// so memory does not grow with the record's length; EDF and CSV files are read whole first.
+#[derive(Debug)]
+pub enum RecordReader {
+    /// Streaming from WFDB data files (boxed: the reader's file buffers outweigh the other variant).
+    Wfdb(Box<wfdb::WfdbReader>),
+    /// A recording in memory, delivered in chunks.
+    Memory {
+        /// The recording.
+        recording: Recording,
+        /// Next sample to deliver.
+        next: usize,
+        /// Its lead names.
+        names: Vec<String>,
+    },
+}
+
+impl RecordReader {
+    /// Sampling rate, Hz.
+    pub fn fs_hz(&self) -> f64 {
+        match self {
+            RecordReader::Wfdb(r) => r.fs_hz(),
+            RecordReader::Memory { recording, .. } => recording.fs_hz,
+        }
+    }
+
+    /// Lead names, upper-cased as in the file.
+    pub fn lead_names(&self) -> &[String] {
+        match self {
+            RecordReader::Wfdb(r) => r.lead_names(),
+            RecordReader::Memory { names, .. } => names,
+        }
+    }
+
+    /// Samples per lead in the whole recording.
+    pub fn len_samples(&self) -> u64 {
+        match self {
+            RecordReader::Wfdb(r) => r.len_samples(),
+            RecordReader::Memory { recording, .. } => recording.len_samples() as u64,
+        }
+    }
+
+    /// The next samples of every lead in µV (NaN where invalid): `out[lead]` is cleared and receives up
+    /// to `max_samples` (at least one). Returns the samples per lead delivered, 0 at the end.
+    pub fn read(&mut self, max_samples: usize, out: &mut [Vec<f32>]) -> Result<usize, FormatError> {
+        match self {
+            RecordReader::Wfdb(r) => r.read(max_samples, out),
+            RecordReader::Memory {
+                recording, next, ..
+            } => {
+                let end = recording.len_samples().min(*next + max_samples.max(1));
+                for (o, lead) in out.iter_mut().zip(&recording.leads) {
+                    o.clear();
+                    o.extend_from_slice(lead.samples_uv.get(*next..end).unwrap_or(&[]));
+                }
+                let n = end.saturating_sub(*next);
+                *next = end;
+                Ok(n)
+            }
+        }
+    }
+}
+
+/// Opens a recording for reading a chunk at a time, choosing the reader as [`open`] does.
+pub fn open_reader(path: impl AsRef<Path>) -> Result<RecordReader, FormatError> {
+    let path = path.as_ref();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    if ext.as_deref() == Some("hea") {
+        return wfdb::WfdbReader::open(path).map(|r| RecordReader::Wfdb(Box::new(r)));
+    }
+    let recording = open(path)?;
+    let names = recording.leads.iter().map(|l| l.name.clone()).collect();
+    Ok(RecordReader::Memory {
+        recording,
+        next: 0,
+        names,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

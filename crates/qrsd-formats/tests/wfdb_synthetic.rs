@@ -228,3 +228,103 @@ fn unsupported_and_non_voltage() {
         Err(FormatError::Invalid { .. })
     ));
 }
+
+/// Chunked reading gives exactly what the whole-record read gives, whatever the chunk: format 212 with
+/// an odd number of samples per frame (sample pairs straddle frames and chunks), a skewed signal, a
+/// second data file, and a pressure signal that is dropped.
+#[test]
+fn chunked_reads_equal_the_whole_record() {
+    use qrsd_formats::wfdb::WfdbReader;
+    let dir = TempDir::new("wchunk");
+    let n_frames = 37usize;
+    // a.dat: format 212, three signals per frame (I, II skewed by 2, III).
+    let samples: Vec<i32> = (0..n_frames * 3)
+        .map(|i| ((i as i32 * 37) % 2000) - 1000)
+        .collect();
+    let mut bytes = Vec::new();
+    for pair in samples.chunks(2) {
+        let a = (pair[0] & 0xFFF) as u16;
+        let b = pair.get(1).map_or(0, |v| (v & 0xFFF) as u16);
+        bytes.push((a & 0xFF) as u8);
+        bytes.push(((a >> 8) as u8) | (((b >> 8) as u8) << 4));
+        if pair.len() == 2 {
+            bytes.push((b & 0xFF) as u8);
+        }
+    }
+    dir.write("a.dat", bytes);
+    // b.dat: format 16, a pressure signal then V1 and V2.
+    let b: Vec<i16> = (0..n_frames * 3).map(|i| (i as i16 * 11) - 300).collect();
+    dir.write("b.dat", i16_bytes(&b));
+    let hea = dir.write(
+        "c.hea",
+        format!(
+            "c 6 250 {n_frames}\n\
+             a.dat 212 200/mV 12 0 0 0 0 I\n\
+             a.dat 212:2 200/mV 12 0 0 0 0 II\n\
+             a.dat 212 200/mV 12 0 0 0 0 III\n\
+             b.dat 16 1/mmHg 16 0 0 0 0 ABP\n\
+             b.dat 16 100(5)/mV 16 0 0 0 0 V1\n\
+             b.dat 16 100/mV 16 0 0 0 0 V2\n"
+        ),
+    );
+    let whole = read_record(&hea).unwrap();
+    assert_eq!(whole.fs_hz, 250.0);
+    let names: Vec<&str> = whole.leads.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["I", "II", "III", "V1", "V2"]);
+    assert_eq!(whole.len_samples(), n_frames);
+    // The skewed lead ends with NaN where the file holds no later frame.
+    assert!(whole.leads[1].samples_uv[n_frames - 2..]
+        .iter()
+        .all(|v| v.is_nan()));
+    assert!(!whole.leads[1].samples_uv[n_frames - 3].is_nan());
+    // 200 adu/mV: 5 µV per unit; II is read two frames ahead.
+    assert_eq!(whole.leads[0].samples_uv[5], samples[15] as f32 * 5.0);
+    assert_eq!(
+        whole.leads[1].samples_uv[5],
+        samples[3 * 7 + 1] as f32 * 5.0
+    );
+    assert_eq!(
+        whole.leads[3].samples_uv[4],
+        (b[3 * 4 + 1] as f32 - 5.0) * 10.0
+    );
+    for chunk in [1, 2, 3, 5, 64, 1 << 20] {
+        let mut r = WfdbReader::open(&hea).unwrap();
+        assert_eq!(r.fs_hz(), 250.0);
+        assert_eq!(r.lead_names(), names);
+        assert_eq!(r.len_samples(), n_frames as u64);
+        let mut got: Vec<Vec<f32>> = vec![Vec::new(); names.len()];
+        let mut buf: Vec<Vec<f32>> = vec![Vec::new(); names.len()];
+        while r.read(chunk, &mut buf).unwrap() > 0 {
+            for (g, b) in got.iter_mut().zip(&buf) {
+                g.extend_from_slice(b);
+            }
+        }
+        for (lead, g) in whole.leads.iter().zip(&got) {
+            let same = lead.samples_uv.len() == g.len()
+                && lead
+                    .samples_uv
+                    .iter()
+                    .zip(g)
+                    .all(|(a, b)| a == b || (a.is_nan() && b.is_nan()));
+            assert!(same, "chunk {chunk}, lead {}", lead.name);
+        }
+    }
+}
+
+/// A data file shorter than the header says is an error when the record is opened, before any sample
+/// is delivered.
+#[test]
+fn chunked_reader_reports_truncation_at_open() {
+    use qrsd_formats::wfdb::WfdbReader;
+    let dir = TempDir::new("wchunkt");
+    dir.write("t.dat", i16_bytes(&[1, 2, 3]));
+    let hea = dir.write("t.hea", "t 1 250 10\nt.dat 16 200/mV 16 0 0 0 0 II\n");
+    assert!(matches!(
+        WfdbReader::open(&hea),
+        Err(FormatError::Truncated {
+            expected_samples: 10,
+            got_samples: 3,
+            ..
+        })
+    ));
+}

@@ -623,3 +623,49 @@ pub fn analyze(
         beats,
     })
 }
+
+/// Why [`analyze_reader`] stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyzeError {
+    /// The pipeline could not be built.
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    /// Reading the recording failed part-way (the beats found so far are lost with it: a recording
+    /// that cannot be read to its end is not analysed).
+    #[error(transparent)]
+    Read(#[from] qrsd_formats::FormatError),
+}
+
+/// Samples per lead fed to the pipeline at a time by [`analyze_reader`].
+const ANALYZE_CHUNK: usize = 1 << 14;
+
+/// [`analyze`] reading the recording a chunk at a time: memory stays bounded by the chunk and the
+/// beats, whatever the length of a WFDB record. The same beats as [`analyze`] (the pipeline does not
+/// depend on chunking).
+pub fn analyze_reader(
+    reader: &mut qrsd_formats::RecordReader,
+    mut cfg: PipelineConfig,
+) -> Result<Analysis, AnalyzeError> {
+    cfg.fs_hz = reader.fs_hz();
+    cfg.lead_names = reader.lead_names().to_vec();
+    let mut pipeline = Pipeline::new(cfg)?;
+    let mut chunk: Vec<Vec<f32>> =
+        vec![Vec::with_capacity(ANALYZE_CHUNK); reader.lead_names().len()];
+    let mut beats = Vec::new();
+    let mut n_samples = 0u64;
+    loop {
+        let n = reader.read(ANALYZE_CHUNK, &mut chunk)?;
+        if n == 0 {
+            break;
+        }
+        n_samples += n as u64;
+        let views: Vec<&[f32]> = chunk.iter().map(Vec::as_slice).collect();
+        pipeline.process_planar(&views, None, &mut beats);
+    }
+    pipeline.finish(&mut beats);
+    Ok(Analysis {
+        sampling_rate_hz: reader.fs_hz(),
+        n_samples,
+        beats,
+    })
+}

@@ -401,3 +401,44 @@ fn extrasystoles_are_classed_by_shape_and_irregular_rhythm_is_not() {
     }
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+/// `analyze_reader` (a WFDB record streamed from disk in chunks, as `qrsd analyze` does) gives the
+/// same analysis as `analyze` on the whole recording in memory; the record is longer than several
+/// chunks.
+#[test]
+fn streamed_analysis_equals_the_in_memory_one() {
+    let cfg = SynthConfig {
+        fs_hz: 500.0,
+        rhythm: Rhythm::Biv,
+        ectopic_probability: 0.1,
+        noise: NoiseConfig::moderate(),
+        seed: 3,
+        ..SynthConfig::default()
+    };
+    let synth = generate(&cfg, 120.0).unwrap();
+    let rec = qrsd_formats::Recording {
+        fs_hz: synth.fs_hz,
+        leads: synth
+            .leads
+            .iter()
+            .map(|(name, x)| qrsd_formats::Lead {
+                name: name.clone(),
+                samples_uv: x.iter().map(|&v| v as f32).collect(),
+            })
+            .collect(),
+    };
+    let dir = std::env::temp_dir().join(format!("qrsd-stream-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    qrsd_formats::wfdb::write_record(&dir, "s", &rec, 1000.0).unwrap();
+    let hea = dir.join("s.hea");
+    let whole = qrsd_formats::open(&hea).unwrap();
+    let cfg = PipelineConfig::new(whole.fs_hz, Vec::new());
+    let want = qrsd_pipeline::analyze(&whole, cfg.clone()).unwrap();
+    let mut reader = qrsd_formats::open_reader(&hea).unwrap();
+    assert!(matches!(reader, qrsd_formats::RecordReader::Wfdb(_)));
+    let got = qrsd_pipeline::analyze_reader(&mut reader, cfg).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(got.n_samples, 60_000);
+    assert!(want.beats.len() > 100, "{} beats", want.beats.len());
+    assert_eq!(got, want);
+}

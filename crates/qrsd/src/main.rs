@@ -14,6 +14,7 @@ use qrsd_condition::FilterConfig;
 use qrsd_delineate::DelineationConfig;
 use qrsd_eval::{Conditioning, EvalReport};
 use qrsd_pipeline::PipelineConfig;
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -161,16 +162,23 @@ fn main() -> Result<()> {
 }
 
 fn analyze(a: AnalyzeArgs) -> Result<()> {
-    let rec =
-        qrsd_formats::open(&a.path).with_context(|| format!("reading {}", a.path.display()))?;
-    let mut cfg = PipelineConfig::new(rec.fs_hz, Vec::new());
+    // WFDB records stream from disk: a day-long 12-lead Holter fits in a few megabytes.
+    let mut reader = qrsd_formats::open_reader(&a.path)
+        .with_context(|| format!("reading {}", a.path.display()))?;
+    let n_leads = reader.lead_names().len();
+    let mut cfg = PipelineConfig::new(reader.fs_hz(), Vec::new());
     cfg.filter = a.filter.config();
     cfg.delineation = a.convention.delineation();
     let t0 = Instant::now();
-    let analysis = qrsd_pipeline::analyze(&rec, cfg).context("building the pipeline")?;
+    let analysis = qrsd_pipeline::analyze_reader(&mut reader, cfg)
+        .with_context(|| format!("analysing {}", a.path.display()))?;
     let dt = t0.elapsed().as_secs_f64();
     if a.json {
-        println!("{}", serde_json::to_string(&analysis)?);
+        // Written as it is serialised: a day-long recording's document is tens of megabytes.
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        serde_json::to_writer(&mut out, &analysis)?;
+        writeln!(out)?;
+        out.flush()?;
         return Ok(());
     }
     let fs = analysis.sampling_rate_hz;
@@ -178,7 +186,7 @@ fn analyze(a: AnalyzeArgs) -> Result<()> {
     println!(
         "{}: {} leads, {:.0} Hz, {:.1} s, {} beats ({:.0}x real time)",
         a.path.display(),
-        rec.leads.len(),
+        n_leads,
         fs,
         secs,
         analysis.beats.len(),

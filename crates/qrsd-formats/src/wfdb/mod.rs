@@ -13,4 +13,4 @@ pub use annotation::{
     code_to_symbol, read_annotations, symbol_to_code, write_annotations, Annotation,
 };
 pub use header::{read_header, Header, SignalSpec, DEFAULT_FS_HZ, DEFAULT_GAIN};
-pub use signal::{read_record, write_record};
+pub use signal::{read_record, write_record, WfdbReader};

@@ -164,42 +164,273 @@ pub fn read_record(hea_path: impl AsRef<Path>) -> Result<Recording, FormatError>
 fn read_signals(header: &Header, dir: &Path, hea_path: &Path) -> Result<Recording, FormatError> {
     let scales = unit_scales(header, hea_path)?;
     let groups = group_signals(header, dir, hea_path)?;
-    let frame_samples: u64 = groups.iter().map(|g| g.frame_samples).sum();
     let frames = match header.num_samples {
         Some(n) => n,
         None => frames_until_eof(&groups)?,
     };
+    let frame_samples: u64 = groups.iter().map(|g| g.frame_samples).sum();
+    // Checked before anything is opened, so an absurd header fails fast.
     crate::limits::check_total_samples(hea_path, frames, frame_samples)?;
-    let mut raw: Vec<Vec<i32>> = vec![Vec::new(); header.signals.len()];
-    for group in &groups {
-        read_group(header, group, frames, &mut raw)?;
-    }
-    let max_spf = header
-        .signals
-        .iter()
-        .zip(&scales)
-        .filter(|(_, scale)| scale.is_some())
-        .map(|(s, _)| s.samples_per_frame)
-        .max()
-        .unwrap_or(1);
-    let leads = header
-        .signals
-        .iter()
-        .zip(raw)
-        .zip(scales)
-        .enumerate()
-        .filter_map(|(i, ((spec, adc), scale))| {
-            let scale = scale.filter(|_| spec.samples_per_frame == max_spf)?;
-            Some(Lead {
-                name: lead_name(spec, i),
-                samples_uv: to_physical(&adc, spec, scale),
-            })
-        })
+    let mut reader = WfdbReader::with_groups(header.clone(), scales, groups, frames)?;
+    // Bounded by MAX_TOTAL_SAMPLES above, so the cast cannot truncate on 64-bit targets.
+    let total = reader.len_samples() as usize;
+    let mut leads: Vec<Vec<f32>> = (0..reader.names.len())
+        .map(|_| Vec::with_capacity(total))
         .collect();
+    let mut chunk: Vec<Vec<f32>> = vec![Vec::new(); leads.len()];
+    while reader.read(1 << 16, &mut chunk)? > 0 {
+        for (l, c) in leads.iter_mut().zip(&chunk) {
+            l.extend_from_slice(c);
+        }
+    }
     Ok(Recording {
-        fs_hz: header.fs_hz * f64::from(max_spf),
-        leads,
+        fs_hz: reader.fs_hz,
+        leads: reader
+            .names
+            .iter()
+            .zip(leads)
+            .map(|(name, samples_uv)| Lead {
+                name: name.clone(),
+                samples_uv,
+            })
+            .collect(),
     })
+}
+
+/// Reads a WFDB record a chunk at a time: memory stays bounded by the chunk, whatever the record's
+/// length (a 24-hour 12-lead Holter is ~1 G samples). The same leads, values and rules as
+/// [`read_record`], which is built on it; truncation of a data file is reported at [`WfdbReader::open`].
+#[derive(Debug)]
+pub struct WfdbReader {
+    header: Header,
+    groups: Vec<GroupStream>,
+    /// Kept signals: (index into `header.signals`, µV per ADC unit).
+    kept: Vec<(usize, f64)>,
+    names: Vec<String>,
+    fs_hz: f64,
+    /// Samples per frame of the kept signals.
+    spf: usize,
+    /// Frames in the record, and the next frame to deliver.
+    frames: u64,
+    next_frame: u64,
+}
+
+/// One data file being read.
+#[derive(Debug)]
+struct GroupStream {
+    path: PathBuf,
+    file: std::io::BufReader<File>,
+    format: Format,
+    byte_offset: u64,
+    /// Indices into `Header::signals`, in frame order.
+    signals: Vec<usize>,
+    frame_samples: usize,
+    /// Samples this group will decode in all (frames plus the skew look-ahead the file holds).
+    total_samples: u64,
+    /// Samples decoded so far.
+    decoded: u64,
+    /// Decoded samples from frame `buf_frame` on.
+    buf: Vec<i32>,
+    buf_frame: u64,
+    bytes: Vec<u8>,
+}
+
+impl GroupStream {
+    /// Decodes until the frames before `frame_end` are in `buf` (or the group has no more).
+    fn fill_to(&mut self, frame_end: u64) -> Result<(), FormatError> {
+        let want_total = frame_end
+            .saturating_mul(self.frame_samples as u64)
+            .min(self.total_samples);
+        if want_total <= self.decoded {
+            return Ok(());
+        }
+        let mut n = want_total - self.decoded;
+        // Format 212 packs two samples in three bytes: read in pairs, except for the last sample.
+        if self.format == Format::F212 && n % 2 == 1 && self.decoded + n < self.total_samples {
+            n += 1;
+        }
+        let len = self.format.bytes_for(n) as usize;
+        self.bytes.resize(len, 0);
+        self.file
+            .read_exact(&mut self.bytes)
+            .map_err(|e| match e.kind() {
+                // The file shrank after it was opened.
+                std::io::ErrorKind::UnexpectedEof => FormatError::UnexpectedEof {
+                    path: self.path.clone(),
+                    offset: self.byte_offset + self.format.bytes_for(self.decoded),
+                    what: "signal data",
+                },
+                _ => io_err(&self.path)(e),
+            })?;
+        self.format.decode(&self.bytes, n as usize, &mut self.buf);
+        self.decoded += n;
+        Ok(())
+    }
+
+    /// Sample `offset` of frame `frame`, or [`INVALID`] past the data.
+    fn sample(&self, frame: u64, offset: usize) -> i32 {
+        let Some(rel) = frame.checked_sub(self.buf_frame) else {
+            return INVALID;
+        };
+        let i = (rel as usize)
+            .checked_mul(self.frame_samples)
+            .and_then(|s| s.checked_add(offset));
+        i.and_then(|i| self.buf.get(i)).copied().unwrap_or(INVALID)
+    }
+
+    /// Forgets the frames before `frame`.
+    fn drop_before(&mut self, frame: u64) {
+        let whole = self.buf.len() / self.frame_samples.max(1);
+        let k = (frame.saturating_sub(self.buf_frame) as usize).min(whole);
+        self.buf.drain(..k * self.frame_samples);
+        self.buf_frame += k as u64;
+    }
+}
+
+impl WfdbReader {
+    /// Opens the record whose header is `hea_path`; data files are looked up beside it.
+    pub fn open(hea_path: impl AsRef<Path>) -> Result<Self, FormatError> {
+        let hea_path = hea_path.as_ref();
+        let header = read_header(hea_path)?;
+        let dir = hea_path.parent().unwrap_or_else(|| Path::new(""));
+        let scales = unit_scales(&header, hea_path)?;
+        let groups = group_signals(&header, dir, hea_path)?;
+        let frames = match header.num_samples {
+            Some(n) => n,
+            None => frames_until_eof(&groups)?,
+        };
+        Self::with_groups(header, scales, groups, frames)
+    }
+
+    fn with_groups(
+        header: Header,
+        scales: Vec<Option<f64>>,
+        groups: Vec<FileGroup>,
+        frames: u64,
+    ) -> Result<Self, FormatError> {
+        let spf = header
+            .signals
+            .iter()
+            .zip(&scales)
+            .filter(|(_, scale)| scale.is_some())
+            .map(|(s, _)| s.samples_per_frame)
+            .max()
+            .unwrap_or(1);
+        let kept: Vec<(usize, f64)> = header
+            .signals
+            .iter()
+            .zip(&scales)
+            .enumerate()
+            .filter_map(|(i, (spec, scale))| {
+                let scale = scale.filter(|_| spec.samples_per_frame == spf)?;
+                Some((i, scale / spec.adc_gain))
+            })
+            .collect();
+        let names = kept
+            .iter()
+            .map(|&(i, _)| lead_name(&header.signals[i], i))
+            .collect();
+        let mut streams = Vec::with_capacity(groups.len());
+        for group in groups {
+            let available = group.format.samples_in(data_len(&group)?) / group.frame_samples.max(1);
+            if available < frames {
+                return Err(FormatError::Truncated {
+                    path: group.path.clone(),
+                    expected_samples: frames,
+                    got_samples: available,
+                });
+            }
+            // Skewed signals need frames past the end; read them if present, else pad with NaN.
+            let to_read = available.min(frames.saturating_add(group.max_skew));
+            let mut file = File::open(&group.path).map_err(io_err(&group.path))?;
+            file.seek(SeekFrom::Start(group.byte_offset))
+                .map_err(io_err(&group.path))?;
+            streams.push(GroupStream {
+                file: std::io::BufReader::with_capacity(1 << 16, file),
+                format: group.format,
+                byte_offset: group.byte_offset,
+                signals: group.signals,
+                frame_samples: group.frame_samples as usize,
+                total_samples: to_read.saturating_mul(group.frame_samples),
+                decoded: 0,
+                buf: Vec::new(),
+                buf_frame: 0,
+                bytes: Vec::new(),
+                path: group.path,
+            });
+        }
+        Ok(Self {
+            fs_hz: header.fs_hz * f64::from(spf),
+            header,
+            groups: streams,
+            kept,
+            names,
+            spf: spf as usize,
+            frames,
+            next_frame: 0,
+        })
+    }
+
+    /// Sampling rate of the leads, Hz (frame rate × the kept signals' samples per frame).
+    pub fn fs_hz(&self) -> f64 {
+        self.fs_hz
+    }
+
+    /// Lead names, upper-cased, in file order (voltage signals at the fastest rate only).
+    pub fn lead_names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Samples per lead in the whole record.
+    pub fn len_samples(&self) -> u64 {
+        self.frames.saturating_mul(self.spf as u64)
+    }
+
+    /// Reads the next samples of every lead, in µV (NaN where invalid): `out[lead]` is cleared and
+    /// receives up to `max_samples` (at least one frame's worth). Returns the samples per lead
+    /// delivered, 0 at the end of the record.
+    pub fn read(&mut self, max_samples: usize, out: &mut [Vec<f32>]) -> Result<usize, FormatError> {
+        for o in out.iter_mut() {
+            o.clear();
+        }
+        let n_frames =
+            ((max_samples / self.spf.max(1)).max(1) as u64).min(self.frames - self.next_frame);
+        if n_frames == 0 {
+            return Ok(0);
+        }
+        let (first, end) = (self.next_frame, self.next_frame + n_frames);
+        for (&(sig, factor), o) in self.kept.iter().zip(out.iter_mut()) {
+            let spec = &self.header.signals[sig];
+            let Some(g) = self.groups.iter().position(|g| g.signals.contains(&sig)) else {
+                continue;
+            };
+            let skew = u64::from(spec.skew);
+            self.groups[g].fill_to(end.saturating_add(skew))?;
+            let group = &self.groups[g];
+            let offset: usize = group
+                .signals
+                .iter()
+                .take_while(|&&s| s != sig)
+                .map(|&s| self.header.signals[s].samples_per_frame as usize)
+                .sum();
+            let spf = spec.samples_per_frame as usize;
+            for frame in first..end {
+                for k in 0..spf {
+                    let v = group.sample(frame.saturating_add(skew), offset + k);
+                    o.push(if v == INVALID {
+                        f32::NAN
+                    } else {
+                        ((i64::from(v) - spec.baseline) as f64 * factor) as f32
+                    });
+                }
+            }
+        }
+        for g in &mut self.groups {
+            g.drop_before(end);
+        }
+        self.next_frame = end;
+        Ok(n_frames as usize * self.spf)
+    }
 }
 
 /// Each signal's multiplier to µV, `None` for a signal that is not a voltage; an error when no signal is.
@@ -224,19 +455,6 @@ fn lead_name(spec: &SignalSpec, index: usize) -> String {
         "" => format!("SIG{index}"),
         d => d.to_uppercase(),
     }
-}
-
-fn to_physical(adc: &[i32], spec: &SignalSpec, scale_uv: f64) -> Vec<f32> {
-    let factor = scale_uv / spec.adc_gain;
-    adc.iter()
-        .map(|&v| {
-            if v == INVALID {
-                f32::NAN
-            } else {
-                ((i64::from(v) - spec.baseline) as f64 * factor) as f32
-            }
-        })
-        .collect()
 }
 
 /// Groups signals by data file (first-appearance order) and validates formats.
@@ -304,82 +522,9 @@ fn frames_until_eof(groups: &[FileGroup]) -> Result<u64, FormatError> {
     let mut frames: Option<u64> = None;
     for group in groups {
         let available = group.format.samples_in(data_len(group)?) / group.frame_samples.max(1);
-        crate::limits::check_total_samples(&group.path, available, group.frame_samples)?;
         frames = Some(frames.map_or(available, |f| f.min(available)));
     }
     Ok(frames.unwrap_or(0))
-}
-
-/// Reads `frames` frames of one data file and appends each signal's samples to `raw`.
-fn read_group(
-    header: &Header,
-    group: &FileGroup,
-    frames: u64,
-    raw: &mut [Vec<i32>],
-) -> Result<(), FormatError> {
-    let available = group.format.samples_in(data_len(group)?) / group.frame_samples.max(1);
-    if available < frames {
-        return Err(FormatError::Truncated {
-            path: group.path.clone(),
-            expected_samples: frames,
-            got_samples: available,
-        });
-    }
-    // Skewed signals need frames past the end; read them if present, else pad with NaN.
-    let to_read = available.min(frames.saturating_add(group.max_skew));
-    crate::limits::check_total_samples(&group.path, to_read, group.frame_samples)?;
-    let n_samples = to_read * group.frame_samples;
-    let bytes = read_bytes(
-        &group.path,
-        group.byte_offset,
-        group.format.bytes_for(n_samples),
-    )?;
-    // Bounded by MAX_TOTAL_SAMPLES above, so the casts cannot truncate on 64-bit targets.
-    let mut decoded = Vec::with_capacity(n_samples as usize);
-    group
-        .format
-        .decode(&bytes, n_samples as usize, &mut decoded);
-    drop(bytes);
-    let frame_len = group.frame_samples as usize;
-    let mut offset_in_frame = 0usize;
-    for &sig in &group.signals {
-        let spec = &header.signals[sig];
-        let spf = spec.samples_per_frame as usize;
-        let skew = spec.skew as usize;
-        let mut out = Vec::with_capacity(frames as usize * spf);
-        for frame in 0..frames as usize {
-            // Checked so absurd skews become NaN padding instead of an overflow.
-            let range = (frame + skew)
-                .checked_mul(frame_len)
-                .and_then(|s| s.checked_add(offset_in_frame))
-                .and_then(|s| Some(s..s.checked_add(spf)?));
-            match range.and_then(|r| decoded.get(r)) {
-                Some(s) => out.extend_from_slice(s),
-                None => out.extend(std::iter::repeat(INVALID).take(spf)),
-            }
-        }
-        raw[sig] = out;
-        offset_in_frame += spf;
-    }
-    Ok(())
-}
-
-fn read_bytes(path: &Path, offset: u64, len: u64) -> Result<Vec<u8>, FormatError> {
-    let mut file = File::open(path).map_err(io_err(path))?;
-    file.seek(SeekFrom::Start(offset)).map_err(io_err(path))?;
-    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-    file.take(len)
-        .read_to_end(&mut bytes)
-        .map_err(io_err(path))?;
-    if (bytes.len() as u64) < len {
-        // The file shrank between the size check and the read.
-        return Err(FormatError::UnexpectedEof {
-            path: path.to_path_buf(),
-            offset: offset + bytes.len() as u64,
-            what: "signal data",
-        });
-    }
-    Ok(bytes)
 }
 
 /// Writes `recording` as WFDB record `name` in `dir`: `name.hea` plus a format-16 `name.dat`.
