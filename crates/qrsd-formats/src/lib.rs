@@ -100,12 +100,14 @@ pub fn open(path: impl AsRef<Path>) -> Result<Recording, FormatError> {
     }
 }
 
-/// A recording read a chunk at a time ([`open_reader`]): WFDB records stream from their data files,
-/// so memory does not grow with the record's length; EDF and CSV files are read whole first.
+/// A recording read a chunk at a time ([`open_reader`]): WFDB records and EDF/BDF files stream from
+/// disk, so memory does not grow with the record's length; CSV files are read whole first.
 #[derive(Debug)]
 pub enum RecordReader {
     /// Streaming from WFDB data files (boxed: the reader's file buffers outweigh the other variant).
     Wfdb(Box<wfdb::WfdbReader>),
+    /// Streaming an EDF/BDF file a data record at a time (annotations are not kept).
+    Edf(Box<edf::EdfReader>),
     /// A recording in memory, delivered in chunks.
     Memory {
         /// The recording.
@@ -122,6 +124,7 @@ impl RecordReader {
     pub fn fs_hz(&self) -> f64 {
         match self {
             RecordReader::Wfdb(r) => r.fs_hz(),
+            RecordReader::Edf(r) => r.fs_hz(),
             RecordReader::Memory { recording, .. } => recording.fs_hz,
         }
     }
@@ -130,14 +133,16 @@ impl RecordReader {
     pub fn lead_names(&self) -> &[String] {
         match self {
             RecordReader::Wfdb(r) => r.lead_names(),
+            RecordReader::Edf(r) => r.lead_names(),
             RecordReader::Memory { names, .. } => names,
         }
     }
 
-    /// Samples per lead in the whole recording.
+    /// Samples per lead in the whole recording (for EDF+D, without its gaps).
     pub fn len_samples(&self) -> u64 {
         match self {
             RecordReader::Wfdb(r) => r.len_samples(),
+            RecordReader::Edf(r) => r.len_samples(),
             RecordReader::Memory { recording, .. } => recording.len_samples() as u64,
         }
     }
@@ -147,6 +152,12 @@ impl RecordReader {
     pub fn read(&mut self, max_samples: usize, out: &mut [Vec<f32>]) -> Result<usize, FormatError> {
         match self {
             RecordReader::Wfdb(r) => r.read(max_samples, out),
+            RecordReader::Edf(r) => {
+                let n = r.read(max_samples, out)?;
+                // Annotations are not part of the signal; a day of EDF+ TALs must not pile up.
+                drop(r.take_annotations());
+                Ok(n)
+            }
             RecordReader::Memory {
                 recording, next, ..
             } => {
@@ -170,8 +181,14 @@ pub fn open_reader(path: impl AsRef<Path>) -> Result<RecordReader, FormatError> 
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
-    if ext.as_deref() == Some("hea") {
-        return wfdb::WfdbReader::open(path).map(|r| RecordReader::Wfdb(Box::new(r)));
+    match ext.as_deref() {
+        Some("hea") => {
+            return wfdb::WfdbReader::open(path).map(|r| RecordReader::Wfdb(Box::new(r)))
+        }
+        Some("edf") | Some("bdf") => {
+            return edf::EdfReader::open(path).map(|r| RecordReader::Edf(Box::new(r)))
+        }
+        _ => {}
     }
     let recording = open(path)?;
     let names = recording.leads.iter().map(|l| l.name.clone()).collect();

@@ -217,3 +217,78 @@ fn only_non_voltage_signals_is_an_error() {
         Err(FormatError::NonVoltageUnits { .. })
     ));
 }
+
+/// Everything read in chunks of any size (through `open_reader`, as `qrsd analyze` reads) equals
+/// the whole-file read, EDF+D gaps included.
+#[test]
+fn chunked_reads_equal_the_whole_file_gaps_included() {
+    let dir = TempDir::new("edfchunk");
+    let signals = [
+        EdfSignal::ecg("II", "3"),
+        EdfSignal::ecg("V1", "3"),
+        EdfSignal::annotations("16"),
+    ];
+    let mut bytes = edf_header("EDF+D", "4", "1", &signals);
+    let records: [(&[u8], [i16; 3]); 4] = [
+        (b"+0\x14\x14\0", [1, 2, 3]),
+        (b"+1\x14\x14\0", [4, 5, 6]),
+        (b"+5\x14\x14\0", [7, -32768, 9]),
+        (b"+6\x14\x14\0+6.5\x14mark\x14\0", [10, 11, 12]),
+    ];
+    for (tal, samples) in records {
+        bytes.extend(i16_bytes(&samples));
+        bytes.extend(i16_bytes(&samples.map(|v| v.saturating_neg())));
+        bytes.extend(tal_bytes(tal, 16));
+    }
+    let path = dir.write("c.edf", &bytes);
+    let whole = edf::read(&path).unwrap().recording;
+    assert_eq!(
+        whole.len_samples(),
+        21,
+        "3 records, a 3 s gap of 9 samples, 1 more record"
+    );
+    for chunk in [1, 2, 4, 7, 100] {
+        let mut r = qrsd_formats::open_reader(&path).unwrap();
+        assert!(matches!(r, qrsd_formats::RecordReader::Edf(_)));
+        assert_eq!(r.fs_hz(), 3.0);
+        assert_eq!(r.lead_names(), ["II", "V1"]);
+        let mut got: Vec<Vec<f32>> = vec![Vec::new(); 2];
+        let mut buf: Vec<Vec<f32>> = vec![Vec::new(); 2];
+        while r.read(chunk, &mut buf).unwrap() > 0 {
+            assert!(buf[0].len() <= chunk && buf[0].len() == buf[1].len());
+            for (g, b) in got.iter_mut().zip(&buf) {
+                g.extend_from_slice(b);
+            }
+        }
+        for (lead, g) in whole.leads.iter().zip(&got) {
+            let same = lead.samples_uv.len() == g.len()
+                && lead
+                    .samples_uv
+                    .iter()
+                    .zip(g)
+                    .all(|(a, b)| a == b || (a.is_nan() && b.is_nan()));
+            assert!(same, "chunk {chunk}, lead {}", lead.name);
+        }
+    }
+}
+
+/// A streamed EDF+D file whose record onset lies years after the first is refused, not delivered
+/// as years of NaN.
+#[test]
+fn streamed_edf_plus_d_with_an_absurd_gap_is_an_error() {
+    let dir = TempDir::new("edfgap");
+    let signals = [EdfSignal::ecg("II", "2"), EdfSignal::annotations("16")];
+    let mut bytes = edf_header("EDF+D", "2", "1", &signals);
+    for tal in [&b"+0\x14\x14\0"[..], b"+99999999\x14\x14\0"] {
+        bytes.extend(i16_bytes(&[1, 2]));
+        bytes.extend(tal_bytes(tal, 16));
+    }
+    let path = dir.write("gap.edf", bytes);
+    let mut r = edf::EdfReader::open(&path).unwrap();
+    let mut buf = vec![Vec::new()];
+    assert_eq!(r.read(2, &mut buf).unwrap(), 2);
+    assert!(matches!(
+        r.read(2, &mut buf),
+        Err(FormatError::LimitExceeded { .. })
+    ));
+}

@@ -106,59 +106,329 @@ impl Conversion {
 
 /// Reads an EDF/EDF+/BDF file.
 pub fn read(path: impl AsRef<Path>) -> Result<EdfFile, FormatError> {
-    let path = path.as_ref();
-    let file = File::open(path).map_err(io_err(path))?;
-    let file_len = file.metadata().map_err(io_err(path))?.len();
-    let mut reader = BufReader::new(file);
-    let main = parse_main_header(&read_exact(&mut reader, MAIN_HEADER_BYTES, 0, path)?, path)?;
-    let signal_bytes = read_exact(
-        &mut reader,
-        main.ns * SIGNAL_HEADER_BYTES,
-        MAIN_HEADER_BYTES as u64,
-        path,
-    )?;
-    let signals = parse_signal_headers(&signal_bytes, &main, path)?;
-    let expected_header = ((main.ns + 1) * SIGNAL_HEADER_BYTES) as u64;
-    if main.header_bytes != expected_header {
-        return Err(invalid(
-            path,
-            format!(
-                "header size field says {} bytes but {} signals need {expected_header}",
-                main.header_bytes, main.ns
-            ),
-        ));
+    let mut reader = EdfReader::open_with_limit(path.as_ref(), true)?;
+    // Bounded by MAX_TOTAL_SAMPLES (checked at open, and for EDF+D gaps as they come).
+    let mut leads: Vec<Vec<f32>> = vec![Vec::new(); reader.names.len()];
+    let mut chunk: Vec<Vec<f32>> = vec![Vec::new(); reader.names.len()];
+    while reader.read(1 << 16, &mut chunk)? > 0 {
+        for (l, c) in leads.iter_mut().zip(&chunk) {
+            l.extend_from_slice(c);
+        }
     }
-    let conversions = select_leads(&signals, &main, path)?;
-    let width: usize = if main.bdf { 3 } else { 2 };
-    let record_samples: u64 = signals.iter().map(|s| s.samples_per_record as u64).sum();
-    let lead_spr = conversions
-        .first()
-        .map_or(0, |c| signals[c.signal].samples_per_record);
-    let n_records = record_count(&main, record_samples, width, lead_spr, file_len, path)?;
-    reader
-        .seek(SeekFrom::Start(main.header_bytes))
-        .map_err(io_err(path))?;
-    let decoder = RecordDecoder {
-        path,
-        main: &main,
-        signals: &signals,
-        conversions: &conversions,
-        width,
-        lead_spr,
-    };
-    let (leads, annotations) = decoder.decode_all(&mut reader, n_records)?;
-    let fs_hz = if conversions.is_empty() {
-        0.0
-    } else {
-        lead_spr as f64 / main.record_duration_s
-    };
+    let fs_hz = reader.fs_hz();
+    let annotations = reader.take_annotations();
+    let EdfReader { main, names, .. } = reader;
     Ok(EdfFile {
-        recording: Recording { fs_hz, leads },
+        recording: Recording {
+            fs_hz,
+            leads: names
+                .into_iter()
+                .zip(leads)
+                .map(|(name, samples_uv)| Lead { name, samples_uv })
+                .collect(),
+        },
         annotations,
         start: main.start,
         patient: main.patient,
         recording_id: main.recording_id,
     })
+}
+
+/// Reads an EDF/EDF+/BDF file a data record at a time, so memory does not grow with its length; the
+/// same leads and values as [`read`], which is built on it. EDF+D gaps are delivered as NaN.
+pub struct EdfReader {
+    path: std::path::PathBuf,
+    main: MainHeader,
+    signals: Vec<SignalHeader>,
+    conversions: Vec<Conversion>,
+    names: Vec<String>,
+    width: usize,
+    lead_spr: usize,
+    n_records: u64,
+    /// Apply [`MAX_TOTAL_SAMPLES`] to EDF+D gaps too (whole-file reads).
+    limit: bool,
+    file: BufReader<File>,
+    offsets: Vec<usize>,
+    record: Vec<u8>,
+    /// Next data record to read.
+    next_record: u64,
+    first_onset: Option<f64>,
+    first_annotation_signal: Option<usize>,
+    annotations: Vec<EdfAnnotation>,
+    /// Decoded samples not yet delivered, from `pending_pos` on.
+    pending: Vec<Vec<f32>>,
+    pending_pos: usize,
+    /// NaN samples (an EDF+D gap) to deliver before `pending`.
+    gap: u64,
+    /// Samples per lead decoded or owed as gap so far (where the next record would start).
+    timeline: u64,
+}
+
+/// Longest timeline an EDF+D file may span when streamed: its gaps are delivered as NaN, and a
+/// hostile onset must not make a reader deliver NaN for years.
+const MAX_STREAM_DAYS: f64 = 31.0;
+
+impl EdfReader {
+    /// Opens `path`, checking its headers and that the file holds every data record they announce.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, FormatError> {
+        Self::open_with_limit(path.as_ref(), false)
+    }
+
+    fn open_with_limit(path: &Path, limit: bool) -> Result<Self, FormatError> {
+        let file = File::open(path).map_err(io_err(path))?;
+        let file_len = file.metadata().map_err(io_err(path))?.len();
+        let mut reader = BufReader::new(file);
+        let main = parse_main_header(&read_exact(&mut reader, MAIN_HEADER_BYTES, 0, path)?, path)?;
+        let signal_bytes = read_exact(
+            &mut reader,
+            main.ns * SIGNAL_HEADER_BYTES,
+            MAIN_HEADER_BYTES as u64,
+            path,
+        )?;
+        let signals = parse_signal_headers(&signal_bytes, &main, path)?;
+        let expected_header = ((main.ns + 1) * SIGNAL_HEADER_BYTES) as u64;
+        if main.header_bytes != expected_header {
+            return Err(invalid(
+                path,
+                format!(
+                    "header size field says {} bytes but {} signals need {expected_header}",
+                    main.header_bytes, main.ns
+                ),
+            ));
+        }
+        let conversions = select_leads(&signals, &main, path)?;
+        let width: usize = if main.bdf { 3 } else { 2 };
+        let record_samples: u64 = signals.iter().map(|s| s.samples_per_record as u64).sum();
+        let lead_spr = conversions
+            .first()
+            .map_or(0, |c| signals[c.signal].samples_per_record);
+        let n_records = record_count(
+            &main,
+            record_samples,
+            width,
+            lead_spr,
+            file_len,
+            path,
+            limit,
+        )?;
+        reader
+            .seek(SeekFrom::Start(main.header_bytes))
+            .map_err(io_err(path))?;
+        let first_annotation_signal = signals.iter().position(SignalHeader::is_annotation);
+        if main.discontinuous && first_annotation_signal.is_none() && !conversions.is_empty() {
+            return Err(invalid(
+                path,
+                "EDF+D file has no 'EDF Annotations' signal".into(),
+            ));
+        }
+        let mut offsets = Vec::with_capacity(signals.len() + 1);
+        let mut pos = 0usize;
+        offsets.push(0);
+        for s in &signals {
+            pos += s.samples_per_record * width;
+            offsets.push(pos);
+        }
+        let names = conversions
+            .iter()
+            .map(|c| signals[c.signal].label.to_uppercase())
+            .collect();
+        Ok(Self {
+            path: path.to_path_buf(),
+            record: vec![0u8; pos],
+            pending: vec![Vec::new(); conversions.len()],
+            main,
+            signals,
+            conversions,
+            names,
+            width,
+            lead_spr,
+            n_records,
+            limit,
+            file: reader,
+            offsets,
+            next_record: 0,
+            first_onset: None,
+            first_annotation_signal,
+            annotations: Vec::new(),
+            pending_pos: 0,
+            gap: 0,
+            timeline: 0,
+        })
+    }
+
+    /// Sampling rate of the leads, Hz (0 for a file without leads).
+    pub fn fs_hz(&self) -> f64 {
+        if self.conversions.is_empty() {
+            0.0
+        } else {
+            self.lead_spr as f64 / self.main.record_duration_s
+        }
+    }
+
+    /// Lead names, upper-cased (voltage signals at the fastest rate only).
+    pub fn lead_names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Samples per lead in the data records (EDF+D gaps not included).
+    pub fn len_samples(&self) -> u64 {
+        self.n_records.saturating_mul(self.lead_spr as u64)
+    }
+
+    /// The annotations read so far, onsets in seconds from sample 0 (the first data record).
+    pub fn take_annotations(&mut self) -> Vec<EdfAnnotation> {
+        let t0 = self.first_onset.unwrap_or(0.0);
+        let mut out = std::mem::take(&mut self.annotations);
+        for a in &mut out {
+            a.onset_s -= t0;
+        }
+        out
+    }
+
+    /// The next samples of every lead in µV (NaN where invalid or in an EDF+D gap): `out[lead]` is
+    /// cleared and receives up to `max_samples` (at least one). Returns the samples per lead
+    /// delivered, 0 at the end of the file.
+    pub fn read(&mut self, max_samples: usize, out: &mut [Vec<f32>]) -> Result<usize, FormatError> {
+        for o in out.iter_mut() {
+            o.clear();
+        }
+        let max = max_samples.max(1);
+        let mut n = 0usize;
+        while n < max {
+            if self.gap > 0 {
+                let k = self.gap.min((max - n) as u64) as usize;
+                for o in out.iter_mut() {
+                    o.resize(o.len() + k, f32::NAN);
+                }
+                self.gap -= k as u64;
+                n += k;
+                continue;
+            }
+            let left = self.pending.first().map_or(0, Vec::len) - self.pending_pos;
+            if left > 0 {
+                let k = left.min(max - n);
+                for (o, p) in out.iter_mut().zip(&self.pending) {
+                    o.extend_from_slice(&p[self.pending_pos..self.pending_pos + k]);
+                }
+                self.pending_pos += k;
+                n += k;
+                continue;
+            }
+            if !self.next_data_record()? {
+                break;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Reads the next data record into `pending` (and its gap, for EDF+D). False at the end.
+    fn next_data_record(&mut self) -> Result<bool, FormatError> {
+        if self.next_record >= self.n_records {
+            return Ok(false);
+        }
+        let k = self.next_record;
+        self.next_record += 1;
+        self.file
+            .read_exact(&mut self.record)
+            .map_err(io_err(&self.path))?;
+        let mut record_onset = None;
+        for (i, signal) in self.signals.iter().enumerate() {
+            if !signal.is_annotation() {
+                continue;
+            }
+            let bytes = self
+                .record
+                .get(self.offsets[i]..self.offsets[i + 1])
+                .unwrap_or_default();
+            let tals = tal::parse_tals(bytes)
+                .map_err(|m| invalid(&self.path, format!("data record {k}, signal {i}: {m}")))?;
+            if Some(i) == self.first_annotation_signal {
+                record_onset = tals.first().map(|t| t.onset_s);
+            }
+            for t in tals {
+                self.annotations
+                    .extend(t.texts.into_iter().map(|text| EdfAnnotation {
+                        onset_s: t.onset_s,
+                        duration_s: t.duration_s,
+                        text,
+                    }));
+            }
+        }
+        let t0 = *self.first_onset.get_or_insert(record_onset.unwrap_or(0.0));
+        if self.main.discontinuous && !self.conversions.is_empty() {
+            let onset = record_onset.ok_or_else(|| {
+                invalid(
+                    &self.path,
+                    format!("EDF+D data record {k} has no time-keeping TAL"),
+                )
+            })?;
+            self.gap_before(onset - t0, k)?;
+        }
+        self.pending_pos = 0;
+        for (conv, out) in self.conversions.iter().zip(&mut self.pending) {
+            out.clear();
+            let bytes = self
+                .record
+                .get(self.offsets[conv.signal]..self.offsets[conv.signal + 1])
+                .unwrap_or_default();
+            out.extend(bytes.chunks_exact(self.width).map(|c| {
+                let digital = match *c {
+                    [a, b] => i64::from(i16::from_le_bytes([a, b])),
+                    [a, b, c] => i64::from(i32::from_le_bytes([0, a, b, c]) >> 8),
+                    _ => i64::MIN,
+                };
+                conv.to_uv(digital)
+            }));
+        }
+        self.timeline += self.lead_spr as u64;
+        Ok(true)
+    }
+
+    /// For EDF+D: the NaN gap before a record starting `onset_s` after the first.
+    fn gap_before(&mut self, onset_s: f64, k: u64) -> Result<(), FormatError> {
+        let fs = self.fs_hz();
+        let start = (onset_s * fs).round();
+        if start < self.timeline as f64 {
+            return Err(invalid(
+                &self.path,
+                format!(
+                    "EDF+D data record {k} starts at {onset_s} s, overlapping the previous one"
+                ),
+            ));
+        }
+        let end = start + self.lead_spr as f64;
+        if self.limit {
+            let total = end * self.conversions.len() as f64;
+            if total > MAX_TOTAL_SAMPLES as f64 {
+                return Err(FormatError::LimitExceeded {
+                    path: self.path.clone(),
+                    what: "total number of samples including EDF+D gaps",
+                    value: total as u64,
+                    limit: MAX_TOTAL_SAMPLES,
+                });
+            }
+        } else if end > MAX_STREAM_DAYS * 86_400.0 * fs {
+            return Err(FormatError::LimitExceeded {
+                path: self.path.clone(),
+                what: "samples per lead including EDF+D gaps",
+                value: end as u64,
+                limit: (MAX_STREAM_DAYS * 86_400.0 * fs) as u64,
+            });
+        }
+        self.gap = start as u64 - self.timeline;
+        self.timeline = start as u64;
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for EdfReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EdfReader")
+            .field("path", &self.path)
+            .field("leads", &self.names)
+            .field("next_record", &self.next_record)
+            .finish_non_exhaustive()
+    }
 }
 
 fn invalid(path: &Path, message: String) -> FormatError {
@@ -442,6 +712,7 @@ fn record_count(
     lead_spr: usize,
     file_len: u64,
     path: &Path,
+    limit: bool,
 ) -> Result<u64, FormatError> {
     let record_bytes = record_samples.saturating_mul(width as u64);
     if record_bytes == 0 {
@@ -464,155 +735,11 @@ fn record_count(
     } else {
         main.n_records as u64
     };
-    crate::limits::check_total_samples(path, n_records, record_samples)?;
+    if limit {
+        crate::limits::check_total_samples(path, n_records, record_samples)?;
+    }
     if full_records < n_records {
         return Err(truncated(n_records));
     }
     Ok(n_records)
-}
-
-/// Decodes data records into leads and annotations.
-struct RecordDecoder<'a> {
-    path: &'a Path,
-    main: &'a MainHeader,
-    signals: &'a [SignalHeader],
-    conversions: &'a [Conversion],
-    width: usize,
-    lead_spr: usize,
-}
-
-impl RecordDecoder<'_> {
-    fn decode_all(
-        &self,
-        reader: &mut impl Read,
-        n_records: u64,
-    ) -> Result<(Vec<Lead>, Vec<EdfAnnotation>), FormatError> {
-        let offsets = self.signal_offsets();
-        let record_bytes = offsets.last().copied().unwrap_or(0);
-        let mut record = vec![0u8; record_bytes];
-        // Bounded by MAX_TOTAL_SAMPLES in record_count.
-        let capacity = n_records as usize * self.lead_spr;
-        let mut samples: Vec<Vec<f32>> = self
-            .conversions
-            .iter()
-            .map(|_| Vec::with_capacity(capacity))
-            .collect();
-        let mut annotations = Vec::new();
-        let mut first_onset: Option<f64> = None;
-        let first_annotation_signal = self.signals.iter().position(SignalHeader::is_annotation);
-        if self.main.discontinuous
-            && first_annotation_signal.is_none()
-            && !self.conversions.is_empty()
-        {
-            return Err(invalid(
-                self.path,
-                "EDF+D file has no 'EDF Annotations' signal".into(),
-            ));
-        }
-        for k in 0..n_records {
-            reader.read_exact(&mut record).map_err(io_err(self.path))?;
-            let mut record_onset = None;
-            for (i, signal) in self.signals.iter().enumerate() {
-                if !signal.is_annotation() {
-                    continue;
-                }
-                let bytes = record.get(offsets[i]..offsets[i + 1]).unwrap_or_default();
-                let tals = tal::parse_tals(bytes)
-                    .map_err(|m| invalid(self.path, format!("data record {k}, signal {i}: {m}")))?;
-                if Some(i) == first_annotation_signal {
-                    record_onset = tals.first().map(|t| t.onset_s);
-                }
-                for t in tals {
-                    annotations.extend(t.texts.into_iter().map(|text| EdfAnnotation {
-                        onset_s: t.onset_s,
-                        duration_s: t.duration_s,
-                        text,
-                    }));
-                }
-            }
-            let t0 = *first_onset.get_or_insert(record_onset.unwrap_or(0.0));
-            if self.main.discontinuous && !self.conversions.is_empty() {
-                let onset = record_onset.ok_or_else(|| {
-                    invalid(
-                        self.path,
-                        format!("EDF+D data record {k} has no time-keeping TAL"),
-                    )
-                })?;
-                self.pad_gap(&mut samples, onset - t0, k)?;
-            }
-            self.decode_record(&record, &offsets, &mut samples);
-        }
-        // Onsets are made relative to sample 0 (the first data record).
-        let t0 = first_onset.unwrap_or(0.0);
-        for a in &mut annotations {
-            a.onset_s -= t0;
-        }
-        let leads = self
-            .conversions
-            .iter()
-            .zip(samples)
-            .map(|(c, samples_uv)| Lead {
-                name: self.signals[c.signal].label.to_uppercase(),
-                samples_uv,
-            })
-            .collect();
-        Ok((leads, annotations))
-    }
-
-    /// Byte offset of each signal within a record, plus the record length at the end.
-    fn signal_offsets(&self) -> Vec<usize> {
-        let mut offsets = Vec::with_capacity(self.signals.len() + 1);
-        let mut pos = 0usize;
-        offsets.push(0);
-        for s in self.signals {
-            pos += s.samples_per_record * self.width;
-            offsets.push(pos);
-        }
-        offsets
-    }
-
-    /// For EDF+D: fills the gap before a record starting `onset_s` after the first with NaN.
-    fn pad_gap(&self, samples: &mut [Vec<f32>], onset_s: f64, k: u64) -> Result<(), FormatError> {
-        let fs = self.lead_spr as f64 / self.main.record_duration_s;
-        let start = (onset_s * fs).round();
-        let current = samples.first().map_or(0, Vec::len);
-        if start < current as f64 {
-            return Err(invalid(
-                self.path,
-                format!(
-                    "EDF+D data record {k} starts at {onset_s} s, overlapping the previous one"
-                ),
-            ));
-        }
-        let end = start + self.lead_spr as f64;
-        let total = end * samples.len() as f64;
-        if total > MAX_TOTAL_SAMPLES as f64 {
-            return Err(FormatError::LimitExceeded {
-                path: self.path.to_path_buf(),
-                what: "total number of samples including EDF+D gaps",
-                value: total as u64,
-                limit: MAX_TOTAL_SAMPLES,
-            });
-        }
-        for lead in samples {
-            lead.resize(start as usize, f32::NAN);
-        }
-        Ok(())
-    }
-
-    fn decode_record(&self, record: &[u8], offsets: &[usize], samples: &mut [Vec<f32>]) {
-        for (conv, out) in self.conversions.iter().zip(samples) {
-            let bytes = record
-                .get(offsets[conv.signal]..offsets[conv.signal + 1])
-                .unwrap_or_default();
-            out.extend(bytes.chunks_exact(self.width).map(|c| {
-                let digital = match *c {
-                    [a, b] => i64::from(i16::from_le_bytes([a, b])),
-                    [a, b, c] => i64::from(i32::from_le_bytes([0, a, b, c]) >> 8),
-                    _ => i64::MIN,
-                };
-                conv.to_uv(digital)
-            }));
-        }
-    }
 }
