@@ -1,16 +1,17 @@
 //! [`ReplaySource`]: a recorded file (WFDB `.hea`, EDF/EDF+, CSV, via `qrsd-formats`) played back at 1×,
 //! N× or maximum speed, in chunks, then [`SourceEvent::Ended`].
 //!
-//! The file is read and checked when the source is created ([`ReplaySource::open`]), so an unreadable file
-//! is a typed error ([`SourceError::Replay`] wrapping [`qrsd_formats::FormatError`]) before anything is
-//! spawned. Files carry no hardware pace flag, except recordings made by this crate's
+//! The file's headers and size are checked when the source is created ([`ReplaySource::open`]), so an
+//! unreadable or truncated file is a typed error ([`SourceError::Replay`] wrapping
+//! [`qrsd_formats::FormatError`]) before anything is spawned. WFDB and EDF files are then streamed from
+//! disk as they play (a day-long recording does not have to fit in memory); CSV files are read whole. Files carry no hardware pace flag, except recordings made by this crate's
 //! [`Recorder`](crate::Recorder): their pacing-stimulus annotations (`^`, run length in `num`) are turned
 //! back into the flag. Invalid samples (NaN) are passed through as NaN.
 
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
-use qrsd_formats::Recording;
+use qrsd_formats::RecordReader;
 
 use crate::pace::{Pacer, Speed};
 use crate::{
@@ -45,15 +46,17 @@ impl Default for ReplayOptions {
 #[derive(Debug)]
 pub struct ReplaySource {
     path: PathBuf,
-    rec: Recording,
-    pace: Vec<bool>,
+    reader: RecordReader,
+    /// Hardware pace flag runs (first sample, length), in time order.
+    pace: Vec<(u64, u64)>,
     has_pace: bool,
     opts: ReplayOptions,
 }
 
-/// Hardware pace flags from a qrsd recording's annotations (`<record>.atr`, `^` with the run length in
-/// `num`); `None` if there is no such file or it has no stimuli.
-fn pace_from_annotations(path: &Path, n: usize) -> Option<Vec<bool>> {
+/// Hardware pace flag runs (first sample, length) from a qrsd recording's annotations
+/// (`<record>.atr`, `^` with the run length in `num`), in time order; `None` if there is no such file
+/// or it has no stimuli.
+fn pace_from_annotations(path: &Path) -> Option<Vec<(u64, u64)>> {
     if !path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("hea"))
@@ -62,19 +65,13 @@ fn pace_from_annotations(path: &Path, n: usize) -> Option<Vec<bool>> {
     }
     let atr = path.with_extension("atr");
     let anns = qrsd_formats::wfdb::read_annotations(&atr).ok()?;
-    let mut pace = vec![false; n];
-    let mut any = false;
-    for a in anns.iter().filter(|a| a.symbol == "^") {
-        let len = usize::try_from(a.num.max(1)).unwrap_or(1);
-        let Ok(start) = usize::try_from(a.sample) else {
-            continue;
-        };
-        for p in pace.iter_mut().skip(start).take(len) {
-            *p = true;
-            any = true;
-        }
-    }
-    any.then_some(pace)
+    let mut runs: Vec<(u64, u64)> = anns
+        .iter()
+        .filter(|a| a.symbol == "^")
+        .filter_map(|a| Some((u64::try_from(a.sample).ok()?, a.num.max(1) as u64)))
+        .collect();
+    runs.sort_unstable();
+    (!runs.is_empty()).then_some(runs)
 }
 
 impl ReplaySource {
@@ -99,21 +96,21 @@ impl ReplaySource {
             }
         }
         let path = path.as_ref().to_path_buf();
-        let rec = qrsd_formats::open(&path)?;
-        if rec.leads.is_empty() || !(rec.fs_hz.is_finite() && rec.fs_hz > 0.0) {
+        let reader = qrsd_formats::open_reader(&path)?;
+        let fs = reader.fs_hz();
+        if reader.lead_names().is_empty() || !(fs.is_finite() && fs > 0.0) {
             return Err(SourceError::Format(format!(
                 "{}: no leads or no sampling rate",
                 path.display()
             )));
         }
-        let n = rec.len_samples();
-        let (pace, has_pace) = match pace_from_annotations(&path, n) {
+        let (pace, has_pace) = match pace_from_annotations(&path) {
             Some(p) => (p, true),
             None => (Vec::new(), false),
         };
         Ok(Self {
             path,
-            rec,
+            reader,
             pace,
             has_pace,
             opts,
@@ -123,63 +120,84 @@ impl ReplaySource {
     /// What [`SourceEvent::Started`] will announce.
     pub fn stream_info(&self) -> StreamInfo {
         StreamInfo {
-            fs_hz: self.rec.fs_hz,
-            lead_names: self.rec.leads.iter().map(|l| l.name.clone()).collect(),
+            fs_hz: self.reader.fs_hz(),
+            lead_names: self.reader.lead_names().to_vec(),
             description: format!("replay:{}", self.path.display()),
             firmware: None,
             has_hw_pace: self.has_pace,
         }
     }
 
-    /// Frames that will be played (after `start_s` / `seconds`).
+    /// Frames that will be played (after `start_s` / `seconds`; an EDF+D file's gaps not counted).
     pub fn n_frames(&self) -> u64 {
         let (a, b) = self.range();
-        (b - a) as u64
+        b.min(self.reader.len_samples()).saturating_sub(a)
     }
 
-    fn range(&self) -> (usize, usize) {
-        let n = self.rec.len_samples();
-        let fs = self.rec.fs_hz;
-        let a = ((self.opts.start_s * fs).round() as usize).min(n);
+    /// First frame to play and the frame to stop before (`u64::MAX`: the end of the file).
+    fn range(&self) -> (u64, u64) {
+        let fs = self.reader.fs_hz();
+        let a = (self.opts.start_s * fs).round() as u64;
         let b = match self.opts.seconds {
-            Some(s) => (a + (s * fs).round() as usize).min(n),
-            None => n,
+            Some(s) => a.saturating_add((s * fs).round() as u64),
+            None => u64::MAX,
         };
         (a, b)
     }
 }
 
 impl Source for ReplaySource {
-    fn run(self: Box<Self>, out: &mut EventSender, stop: &StopFlag) -> Result<(), SourceError> {
-        let fs = self.rec.fs_hz;
+    fn run(mut self: Box<Self>, out: &mut EventSender, stop: &StopFlag) -> Result<(), SourceError> {
+        let fs = self.reader.fs_hz();
         let chunk = ((self.opts.chunk_ms * fs / 1000.0).round() as usize).max(1);
         let (a, b) = self.range();
-        let nl = self.rec.leads.len();
+        let nl = self.reader.lead_names().len();
         let live = self.opts.speed != Speed::Max;
         let pacer = Pacer::new(fs, self.opts.speed);
+        let mut leads: Vec<Vec<f32>> = vec![Vec::with_capacity(chunk); nl];
+        // Skip to the start (read and dropped: the files are read in order).
+        let mut k = 0u64;
+        while k < a {
+            let n = self
+                .reader
+                .read(chunk.max(1 << 14).min((a - k) as usize), &mut leads)?;
+            if n == 0 {
+                break;
+            }
+            k += n as u64;
+        }
         out.update_status(|s| s.state = SourceState::Streaming);
         if !out.send_blocking(SourceEvent::Started(self.stream_info()), stop) {
             return Ok(());
         }
         let mut last_status = Instant::now();
-        let mut k = a;
+        let mut runs = self.pace.iter().copied().peekable();
         while k < b {
-            let n = chunk.min(b - k);
+            let n = self.reader.read(
+                chunk.min((b - k).min(usize::MAX as u64) as usize),
+                &mut leads,
+            )?;
+            if n == 0 {
+                break;
+            }
             let mut c = Chunk {
                 // Session sample numbers count from the first frame played.
-                first_sample: (k - a) as u64,
+                first_sample: k - a,
                 samples_uv: Vec::with_capacity(n * nl),
                 pace: Vec::with_capacity(n),
                 lead_off: vec![0; n],
                 received_at: None,
             };
-            for t in k..k + n {
-                for l in &self.rec.leads {
-                    c.samples_uv.push(l.samples_uv[t]);
+            for t in 0..n {
+                for l in &leads {
+                    c.samples_uv.push(l[t]);
                 }
-                c.pace.push(self.pace.get(t).copied().unwrap_or(false));
+                let sample = k + t as u64;
+                while runs.next_if(|&(s, len)| s + len <= sample).is_some() {}
+                c.pace.push(runs.peek().is_some_and(|&(s, _)| s <= sample));
             }
-            if !pacer.wait_for((k + n - a) as u64, stop) {
+            let k_end = k + n as u64;
+            if !pacer.wait_for(k_end - a, stop) {
                 return Ok(());
             }
             c.received_at = Some(SystemTime::now());
@@ -192,7 +210,7 @@ impl Source for ReplaySource {
                 return Ok(());
             }
             out.update_status(|s| s.frames += n as u64);
-            k += n;
+            k = k_end;
             if last_status.elapsed().as_millis() >= 250 {
                 last_status = Instant::now();
                 let st = out.status();
