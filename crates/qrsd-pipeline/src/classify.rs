@@ -43,7 +43,7 @@ const ALPHA: f64 = 0.1;
 #[derive(Debug, Clone)]
 pub(crate) struct Classifier {
     n_leads: usize,
-    /// Template points per lead (lead-major), mean removed per lead; empty until the first beat.
+    /// Template points per lead (lead-major), mean removed per lead; zeros until the first beat.
     template: Vec<f64>,
     has_template: bool,
     /// A beat has matched the template: until then it may be an extrasystole itself, and a beat shaped
