@@ -292,3 +292,24 @@ fn streamed_edf_plus_d_with_an_absurd_gap_is_an_error() {
         Err(FormatError::LimitExceeded { .. })
     ));
 }
+
+/// A polysomnogram: EEG and EMG (µV, faster than the ECG) are not leads; the ECG keeps its own rate.
+#[test]
+fn eeg_and_emg_beside_ecg_are_not_leads() {
+    let dir = TempDir::new("edfpsg");
+    let signals = [
+        EdfSignal::ecg("EEG Fpz-Cz", "4"),
+        EdfSignal::ecg("ECG", "2"),
+        EdfSignal::ecg("EMG submental", "4"),
+    ];
+    let mut bytes = edf_header("", "1", "1", &signals);
+    bytes.extend(i16_bytes(&[1, 2, 3, 4]));
+    bytes.extend(i16_bytes(&[10, -10]));
+    bytes.extend(i16_bytes(&[5, 6, 7, 8]));
+    let path = dir.write("psg.edf", bytes);
+    let f = edf::read(&path).unwrap();
+    assert_eq!(f.recording.fs_hz, 2.0);
+    let names: Vec<&str> = f.recording.leads.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["ECG"]);
+    assert_close(&f.recording.leads[0].samples_uv, &[1.0, -1.0], 1e-4, "ECG");
+}

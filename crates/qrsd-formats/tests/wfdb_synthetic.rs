@@ -328,3 +328,23 @@ fn chunked_reader_reports_truncation_at_open() {
         })
     ));
 }
+
+/// A polysomnography-style record: EEG and EOG are voltages too, faster than the ECG here, but not
+/// leads; the ECG is read at its own rate.
+#[test]
+fn eeg_and_eog_beside_ecg_are_not_leads() {
+    let dir = TempDir::new("weeg");
+    // Frame: EEG ×2, ECG, EOG.
+    let frames: [[i16; 4]; 2] = [[1, 2, 100, 3], [4, 5, -100, 6]];
+    let flat: Vec<i16> = frames.iter().flatten().copied().collect();
+    dir.write("p.dat", i16_bytes(&flat));
+    let hea = dir.write(
+        "p.hea",
+        "p 3 100 2\np.dat 16x2 1/uV 16 0 0 0 0 EEG C4-A1\np.dat 16 200/mV 16 0 0 0 0 ECG\np.dat 16 1/uV 16 0 0 0 0 EOG(L)\n",
+    );
+    let rec = read_record(&hea).unwrap();
+    assert_eq!(rec.fs_hz, 100.0);
+    assert_eq!(rec.leads.len(), 1);
+    assert_eq!(rec.leads[0].name, "ECG");
+    assert_close(&rec.leads[0].samples_uv, &[500.0, -500.0], 1e-3, "ECG");
+}

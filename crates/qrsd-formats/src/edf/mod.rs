@@ -1,8 +1,9 @@
 //! EDF, EDF+ (continuous and discontinuous) and BDF/BDF+ files.
 //!
 //! Reading keeps as [`Lead`]s only the ordinary signals whose physical dimension is a voltage,
-//! and among those only the ones with the highest samples-per-record (the ECG rate); other
-//! signals (pressure, SpO2, slow channels) are dropped. If signals exist but none is a voltage,
+//! not labelled EEG, EOG or EMG when other voltage signals remain, and among those only the ones with
+//! the highest samples-per-record (the ECG rate); other signals (pressure, SpO2, slow channels,
+//! a polysomnogram's EEG) are dropped. If signals exist but none is a voltage,
 //! the read fails with [`FormatError::NonVoltageUnits`]. A file with only annotations yields a
 //! recording with no leads and `fs_hz` 0.
 //!
@@ -668,6 +669,12 @@ fn select_leads(
     let voltage: Vec<(usize, &SignalHeader, f64)> = ordinary
         .iter()
         .filter_map(|&(i, s)| voltage_scale_to_uv(&s.dimension).map(|k| (i, s, k)))
+        .collect();
+    // EEG, EOG and EMG of a polysomnography file are voltages too, but not ECG leads.
+    let ecg = crate::units::ecg_candidates(voltage.iter().map(|(i, s, _)| (*i, s.label.as_str())));
+    let voltage: Vec<(usize, &SignalHeader, f64)> = voltage
+        .into_iter()
+        .filter(|(i, _, _)| ecg.contains(i))
         .collect();
     if voltage.is_empty() {
         if let Some((_, s)) = ordinary.first() {

@@ -149,7 +149,8 @@ struct FileGroup {
 ///
 /// Samples are converted to µV as `(adc - baseline) / gain × unit scale`; invalid-sample markers
 /// become NaN. Only signals whose units are a voltage are kept (a multi-parameter record's blood
-/// pressure, pleth or respiration is not an ECG lead); if there are signals and none is a voltage, the
+/// pressure, pleth or respiration is not an ECG lead), and of those not EEG, EOG or EMG by their
+/// description when other voltage signals remain; if there are signals and none is a voltage, the
 /// read fails with [`FormatError::NonVoltageUnits`]. If the kept signals have different samples per
 /// frame, only those with the most are kept (sampling rate = frame rate × that count). Both rules
 /// mirror the EDF reader.
@@ -308,22 +309,26 @@ impl WfdbReader {
         groups: Vec<FileGroup>,
         frames: u64,
     ) -> Result<Self, FormatError> {
-        let spf = header
-            .signals
+        let candidates = crate::units::ecg_candidates(
+            header
+                .signals
+                .iter()
+                .zip(&scales)
+                .enumerate()
+                .filter(|(_, (_, scale))| scale.is_some())
+                .map(|(i, (spec, _))| (i, spec.description.as_str())),
+        );
+        let spf = candidates
             .iter()
-            .zip(&scales)
-            .filter(|(_, scale)| scale.is_some())
-            .map(|(s, _)| s.samples_per_frame)
+            .map(|&i| header.signals[i].samples_per_frame)
             .max()
             .unwrap_or(1);
-        let kept: Vec<(usize, f64)> = header
-            .signals
+        let kept: Vec<(usize, f64)> = candidates
             .iter()
-            .zip(&scales)
-            .enumerate()
-            .filter_map(|(i, (spec, scale))| {
-                let scale = scale.filter(|_| spec.samples_per_frame == spf)?;
-                Some((i, scale / spec.adc_gain))
+            .filter(|&&i| header.signals[i].samples_per_frame == spf)
+            .filter_map(|&i| {
+                let spec = &header.signals[i];
+                Some((i, scales[i]? / spec.adc_gain))
             })
             .collect();
         let names = kept
