@@ -41,3 +41,19 @@ pub(crate) fn read_limited(
     }
     Ok(bytes)
 }
+
+/// Every sample of a chunked reader (`read(max, out)` → samples per lead delivered, 0 at the end),
+/// gathered per lead: the whole-record reads are built on the streaming readers this way.
+pub(crate) fn read_all(
+    n_leads: usize,
+    mut read: impl FnMut(usize, &mut [Vec<f32>]) -> Result<usize, crate::FormatError>,
+) -> Result<Vec<Vec<f32>>, crate::FormatError> {
+    let mut leads: Vec<Vec<f32>> = vec![Vec::new(); n_leads];
+    let mut chunk: Vec<Vec<f32>> = vec![Vec::new(); n_leads];
+    while read(1 << 16, &mut chunk)? > 0 {
+        for (l, c) in leads.iter_mut().zip(&chunk) {
+            l.extend_from_slice(c);
+        }
+    }
+    Ok(leads)
+}

@@ -109,13 +109,7 @@ impl Conversion {
 pub fn read(path: impl AsRef<Path>) -> Result<EdfFile, FormatError> {
     let mut reader = EdfReader::open_with_limit(path.as_ref(), true)?;
     // Bounded by MAX_TOTAL_SAMPLES (checked at open, and for EDF+D gaps as they come).
-    let mut leads: Vec<Vec<f32>> = vec![Vec::new(); reader.names.len()];
-    let mut chunk: Vec<Vec<f32>> = vec![Vec::new(); reader.names.len()];
-    while reader.read(1 << 16, &mut chunk)? > 0 {
-        for (l, c) in leads.iter_mut().zip(&chunk) {
-            l.extend_from_slice(c);
-        }
-    }
+    let leads = crate::io_util::read_all(reader.names.len(), |n, out| reader.read(n, out))?;
     let fs_hz = reader.fs_hz();
     let annotations = reader.take_annotations();
     let EdfReader { main, names, .. } = reader;

@@ -173,17 +173,8 @@ fn read_signals(header: &Header, dir: &Path, hea_path: &Path) -> Result<Recordin
     // Checked before anything is opened, so an absurd header fails fast.
     crate::limits::check_total_samples(hea_path, frames, frame_samples)?;
     let mut reader = WfdbReader::with_groups(header.clone(), scales, groups, frames)?;
-    // Bounded by MAX_TOTAL_SAMPLES above, so the cast cannot truncate on 64-bit targets.
-    let total = reader.len_samples() as usize;
-    let mut leads: Vec<Vec<f32>> = (0..reader.names.len())
-        .map(|_| Vec::with_capacity(total))
-        .collect();
-    let mut chunk: Vec<Vec<f32>> = vec![Vec::new(); leads.len()];
-    while reader.read(1 << 16, &mut chunk)? > 0 {
-        for (l, c) in leads.iter_mut().zip(&chunk) {
-            l.extend_from_slice(c);
-        }
-    }
+    // Bounded by MAX_TOTAL_SAMPLES above.
+    let leads = crate::io_util::read_all(reader.names.len(), |n, out| reader.read(n, out))?;
     Ok(Recording {
         fs_hz: reader.fs_hz,
         leads: reader
