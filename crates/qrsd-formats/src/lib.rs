@@ -81,15 +81,19 @@ impl Recording {
     }
 }
 
+/// The file extension, lower-cased: it chooses the reader.
+fn extension(path: &Path) -> Option<String> {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+}
+
 /// Opens a recording, choosing the reader from the file extension (case-insensitive):
 /// `.hea` → [`wfdb::read_record`], `.edf`/`.bdf` → [`edf::read`] (annotations dropped),
 /// `.csv` → [`csv::read`].
 pub fn open(path: impl AsRef<Path>) -> Result<Recording, FormatError> {
     let path = path.as_ref();
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
+    let ext = extension(path);
     match ext.as_deref() {
         Some("hea") => wfdb::read_record(path),
         Some("edf") | Some("bdf") => edf::read(path).map(|f| f.recording),
@@ -177,10 +181,7 @@ impl RecordReader {
 /// Opens a recording for reading a chunk at a time, choosing the reader as [`open`] does.
 pub fn open_reader(path: impl AsRef<Path>) -> Result<RecordReader, FormatError> {
     let path = path.as_ref();
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
+    let ext = extension(path);
     match ext.as_deref() {
         Some("hea") => {
             return wfdb::WfdbReader::open(path).map(|r| RecordReader::Wfdb(Box::new(r)))

@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::{assert_close, edf_header, i16_bytes, tal_bytes, EdfSignal, TempDir};
+use common::{
+    assert_chunked_read_equals, assert_close, edf_header, i16_bytes, tal_bytes, EdfSignal, TempDir,
+};
 use qrsd_formats::edf::{self, EdfAnnotation};
 use qrsd_formats::FormatError;
 
@@ -252,23 +254,7 @@ fn chunked_reads_equal_the_whole_file_gaps_included() {
         assert!(matches!(r, qrsd_formats::RecordReader::Edf(_)));
         assert_eq!(r.fs_hz(), 3.0);
         assert_eq!(r.lead_names(), ["II", "V1"]);
-        let mut got: Vec<Vec<f32>> = vec![Vec::new(); 2];
-        let mut buf: Vec<Vec<f32>> = vec![Vec::new(); 2];
-        while r.read(chunk, &mut buf).unwrap() > 0 {
-            assert!(buf[0].len() <= chunk && buf[0].len() == buf[1].len());
-            for (g, b) in got.iter_mut().zip(&buf) {
-                g.extend_from_slice(b);
-            }
-        }
-        for (lead, g) in whole.leads.iter().zip(&got) {
-            let same = lead.samples_uv.len() == g.len()
-                && lead
-                    .samples_uv
-                    .iter()
-                    .zip(g)
-                    .all(|(a, b)| a == b || (a.is_nan() && b.is_nan()));
-            assert!(same, "chunk {chunk}, lead {}", lead.name);
-        }
+        assert_chunked_read_equals(&whole, chunk, |n, out| r.read(n, out));
     }
 }
 

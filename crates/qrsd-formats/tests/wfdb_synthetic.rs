@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{assert_close, i16_bytes, TempDir};
+use common::{assert_chunked_read_equals, assert_close, i16_bytes, TempDir};
 use qrsd_formats::wfdb::{read_header, read_record};
 use qrsd_formats::FormatError;
 
@@ -292,22 +292,7 @@ fn chunked_reads_equal_the_whole_record() {
         assert_eq!(r.fs_hz(), 250.0);
         assert_eq!(r.lead_names(), names);
         assert_eq!(r.len_samples(), n_frames as u64);
-        let mut got: Vec<Vec<f32>> = vec![Vec::new(); names.len()];
-        let mut buf: Vec<Vec<f32>> = vec![Vec::new(); names.len()];
-        while r.read(chunk, &mut buf).unwrap() > 0 {
-            for (g, b) in got.iter_mut().zip(&buf) {
-                g.extend_from_slice(b);
-            }
-        }
-        for (lead, g) in whole.leads.iter().zip(&got) {
-            let same = lead.samples_uv.len() == g.len()
-                && lead
-                    .samples_uv
-                    .iter()
-                    .zip(g)
-                    .all(|(a, b)| a == b || (a.is_nan() && b.is_nan()));
-            assert!(same, "chunk {chunk}, lead {}", lead.name);
-        }
+        assert_chunked_read_equals(&whole, chunk, |n, out| r.read(n, out));
     }
 }
 

@@ -181,3 +181,32 @@ pub fn tal_bytes(text: &[u8], spr: usize) -> Vec<u8> {
     v.resize(spr * 2, 0);
     v
 }
+
+/// Reads everything through `read` (a chunked reader's `read(max, out)`) in chunks of `chunk` and
+/// asserts it equals `whole` sample for sample (NaN equal to NaN), and that no chunk is too long.
+pub fn assert_chunked_read_equals(
+    whole: &qrsd_formats::Recording,
+    chunk: usize,
+    mut read: impl FnMut(usize, &mut [Vec<f32>]) -> Result<usize, qrsd_formats::FormatError>,
+) {
+    let n = whole.leads.len();
+    let mut got: Vec<Vec<f32>> = vec![Vec::new(); n];
+    let mut buf: Vec<Vec<f32>> = vec![Vec::new(); n];
+    while read(chunk, &mut buf).unwrap() > 0 {
+        assert!(buf
+            .iter()
+            .all(|b| b.len() <= chunk && b.len() == buf[0].len()));
+        for (g, b) in got.iter_mut().zip(&buf) {
+            g.extend_from_slice(b);
+        }
+    }
+    for (lead, g) in whole.leads.iter().zip(&got) {
+        let same = lead.samples_uv.len() == g.len()
+            && lead
+                .samples_uv
+                .iter()
+                .zip(g)
+                .all(|(a, b)| a == b || (a.is_nan() && b.is_nan()));
+        assert!(same, "chunk {chunk}, lead {}", lead.name);
+    }
+}
