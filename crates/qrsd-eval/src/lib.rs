@@ -13,6 +13,8 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub mod site;
+
 /// LUDB's paced records (93 is biventricular).
 pub const LUDB_PACED: [&str; 9] = ["8", "34", "45", "74", "90", "93", "95", "104", "111"];
 /// LUDB annotation file extension of each lead.
@@ -89,7 +91,8 @@ pub struct Stats {
 }
 
 impl Stats {
-    fn of(v: &[f64]) -> Self {
+    /// Statistics of the values `v`.
+    pub fn of(v: &[f64]) -> Self {
         if v.is_empty() {
             return Self::default();
         }
@@ -117,6 +120,8 @@ pub struct Tally {
     pub fp: usize,
     /// Errors keyed `LEAD.measure` (measure: onset, offset, qrsd; LEAD includes GLOBAL).
     pub errors: BTreeMap<String, Vec<f64>>,
+    /// Reference QRSd (ms) of each beat behind `errors["LEAD.qrsd"]`, in the same order, keyed `LEAD`.
+    pub ref_qrsd_ms: BTreeMap<String, Vec<f64>>,
 }
 
 impl Tally {
@@ -126,6 +131,12 @@ impl Tally {
         self.fp += other.fp;
         for (k, v) in &other.errors {
             self.errors
+                .entry(k.clone())
+                .or_default()
+                .extend_from_slice(v);
+        }
+        for (k, v) in &other.ref_qrsd_ms {
+            self.ref_qrsd_ms
                 .entry(k.clone())
                 .or_default()
                 .extend_from_slice(v);
@@ -295,6 +306,10 @@ pub fn score_ludb_record_with(
                     "qrsd",
                     ((off as i64 - on as i64) - (roff - ron)) as f64 * ms,
                 );
+                t.ref_qrsd_ms
+                    .entry(lead.to_string())
+                    .or_default()
+                    .push((roff - ron) as f64 * ms);
             }
         }
     }

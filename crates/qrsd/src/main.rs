@@ -273,6 +273,10 @@ fn print_report(rep: &EvalReport, cond: Conditioning, per_record: bool) {
             qrsd_eval::format_table("paced records (8 34 45 74 90 93 95 104 111)", &rep.paced)
         );
     }
+    print!(
+        "{}",
+        qrsd_eval::site::format_site_table("site level, all records", &rep.per_record)
+    );
     println!(
         "speed: {:.1} s of 12-lead signal in {:.3} s of pipeline time = {:.0}x real time",
         rep.signal_seconds,
