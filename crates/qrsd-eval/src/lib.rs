@@ -8,6 +8,8 @@
 //! global QRS is the earliest onset to the latest offset over the leads annotated for that beat.
 #![deny(missing_docs)]
 
+pub mod mitdb;
+
 use qrsd_pipeline::{Analysis, Beat, PipelineConfig};
 use serde::Serialize;
 use std::collections::BTreeMap;

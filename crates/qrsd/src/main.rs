@@ -2,6 +2,7 @@
 //!
 //! - `qrsd analyze PATH [--json]`: run the live pipeline over a recorded file (WFDB `.hea`, EDF, CSV).
 //! - `qrsd eval ludb DIR`: score the pipeline against LUDB's cardiologist annotations.
+//! - `qrsd eval mitdb DIR [--noise-stress SNR_DB]`: AAMI EC57 beat-by-beat scoring on MIT-BIH.
 //! - `qrsd record --source serial:PATH|sim|replay:PATH --seconds N --out DIR`: headless capture (record.rs).
 //! - `qrsd serve [--source ...] [--bind ...] [--data DIR] [--config FILE]`: the service (serve.rs).
 
@@ -140,6 +141,10 @@ struct EvalArgs {
     /// Exit with status 1 when a target of docs/validation.md is missed.
     #[arg(long)]
     check: bool,
+    /// MIT-BIH (and other labelled WFDB databases): add EC57 noise-stress noise (the database's `bw`
+    /// and `ma` records) at this signal-to-noise ratio, dB.
+    #[arg(long, value_name = "SNR_DB", allow_hyphen_values = true)]
+    noise_stress: Option<f64>,
     /// Override a pipeline setting for an experiment, e.g. `delineation.lead_onset_fraction=0.05`.
     #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
     overrides: Vec<String>,
@@ -149,7 +154,10 @@ struct EvalArgs {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Db {
+    /// LUDB: delineation against cardiologist annotations.
     Ludb,
+    /// MIT-BIH Arrhythmia or any WFDB database with `.atr` beat labels: AAMI EC57 beat-by-beat scoring.
+    Mitdb,
 }
 
 fn main() -> Result<()> {
@@ -218,7 +226,9 @@ fn analyze(a: AnalyzeArgs) -> Result<()> {
 }
 
 fn eval(e: EvalArgs) -> Result<()> {
-    let Db::Ludb = e.db;
+    if let Db::Mitdb = e.db {
+        return eval_mitdb(e);
+    }
     let mut cfg = PipelineConfig::new(500.0, Vec::new());
     cfg.filter = e.filter.config();
     let cfg = apply_overrides(cfg, &e.overrides)?;
@@ -257,6 +267,20 @@ fn eval(e: EvalArgs) -> Result<()> {
         }
         println!("all targets met");
     }
+    Ok(())
+}
+
+fn eval_mitdb(e: EvalArgs) -> Result<()> {
+    // The rate and leads are each record's own (`analyze` takes them from the record).
+    let mut cfg = PipelineConfig::new(360.0, Vec::new());
+    cfg.filter = e.filter.config();
+    let cfg = apply_overrides(cfg, &e.overrides)?;
+    let noise = e.noise_stress.map(|snr_db| qrsd_eval::mitdb::NoiseStress {
+        snr_db,
+        noise_records: vec![e.dir.join("bw.hea"), e.dir.join("ma.hea")],
+    });
+    let rep = qrsd_eval::mitdb::evaluate_mitdb(&e.dir, &cfg, e.records.as_deref(), noise.as_ref())?;
+    print!("{}", qrsd_eval::mitdb::format_report(&rep, e.per_record));
     Ok(())
 }
 
