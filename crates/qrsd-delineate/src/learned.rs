@@ -3,12 +3,16 @@
 //!
 //! The rules (lib.rs) find where the deflection stands out of the lead's noise; cardiologists mark the
 //! start of the slow foot before it, and how far before depends on the shape (a gradual foot, a slurred S,
-//! a small q): a fixed shift corrects the mean only. A small gradient-boosted regression forest
-//! (`scripts/train/boundary_model.py`, trained on LUDB with a grouped-by-record cross-validation,
-//! docs/algorithms.md) reads amplitude-normalised levels at 4 ms steps around the boundary and returns the
-//! correction in ms. Every feature is in ms or relative to the lead's QRS amplitude, so it is the same
-//! at every rate. Inference is ~3,000 comparisons per boundary (600 trees of depth ≤ 5) and allocates
-//! nothing.
+//! a small q): a fixed shift corrects the mean only. A small gradient-boosted regression forest reads
+//! amplitude-normalised levels at 4 ms steps around the boundary and returns the correction in ms; a
+//! second pair of forests places the global onset and offset from the per-lead boundaries. Every
+//! feature is in ms or relative to the lead's QRS amplitude, so it is the same at every rate.
+//!
+//! The forests are data: `models/boundary-models.json` (format [`MODEL_FORMAT`] v[`MODEL_VERSION`],
+//! FNV-1a checksum), written by `qrsd eval ludb DIR --train-out FILE` (`qrsd_eval::train`: LUDB and
+//! synthetic beats, LUDB rows weighted equally per reference-width band, deterministic) and scored out
+//! of fold by `qrsd eval ludb DIR --oof` (docs/validation.md). Inference is ~800 comparisons per
+//! boundary (200 trees of depth ≤ 4) and allocates nothing.
 
 /// Number of features per boundary.
 pub const N_FEATURES: usize = 20;
@@ -28,41 +32,54 @@ pub const MAX_CORRECTION_MS: f64 = 30.0;
 pub const OUTSIDE_REACH_MS: f64 = N_OUT as f64 * STEP_MS + LEVEL_HALF_MS;
 
 /// One tree node: an inner node sends `x[feature] <= threshold` left, else right; a leaf has
-/// `feature == LEAF` and returns its value, kept in `threshold` (16 bytes a node instead of 32: the
-/// 52k nodes of the per-lead forest then take 0.8 MB, and evaluation touches half the cache lines).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Node {
+/// `feature == LEAF` and returns its value, kept in `threshold`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Node {
     threshold: f64,
     left: u16,
     right: u16,
     feature: u8,
 }
 
-/// A node as the generated forests write it (`scripts/train/*.py`): `value` is used by leaves only.
-pub(crate) const fn node(feature: u8, threshold: f64, left: u16, right: u16, value: f64) -> Node {
-    Node {
-        threshold: if feature == LEAF { value } else { threshold },
-        left,
-        right,
-        feature,
+impl Node {
+    /// An inner node: `x[feature] <= threshold` goes to `left`, else to `right` (indices into the tree).
+    pub fn split(feature: u8, threshold: f64, left: u16, right: u16) -> Self {
+        Node {
+            threshold,
+            left,
+            right,
+            feature,
+        }
+    }
+
+    /// A leaf returning `value`.
+    pub fn leaf(value: f64) -> Self {
+        Node {
+            threshold: value,
+            left: 0,
+            right: 0,
+            feature: LEAF,
+        }
     }
 }
 
 pub(crate) const LEAF: u8 = u8::MAX;
 
-/// A gradient-boosted forest: `base` plus the sum of one leaf value per tree.
-#[derive(Debug)]
-pub(crate) struct Forest {
+/// A gradient-boosted regression forest: `base` plus the sum of one leaf value per tree.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Forest {
+    /// The constant the trees add to.
     pub base: f64,
-    pub trees: &'static [&'static [Node]],
+    /// The trees, each a node list whose first node is the root.
+    pub trees: Vec<Vec<Node>>,
 }
 
 impl Forest {
-    /// The plain walk over the node lists: the reference [`FlatForest`] is tested against.
-    #[cfg(test)]
-    pub(crate) fn predict(&self, f: &[f64]) -> f64 {
+    /// The plain walk over the node lists (the reference [`FlatForest`] is tested against; training
+    /// uses it while it grows a forest).
+    pub fn predict(&self, f: &[f64]) -> f64 {
         let mut y = self.base;
-        for t in self.trees {
+        for t in &self.trees {
             let mut i = 0usize;
             loop {
                 let n = &t[i];
@@ -120,8 +137,28 @@ struct Splits {
 const LANES: usize = 8;
 
 impl FlatForest {
-    /// Built once, at first use (not per sample or per beat).
-    pub(crate) fn new(forest: &Forest) -> Self {
+    /// Built once per loaded model (not per sample or per beat). Errors name what does not fit the
+    /// layout (a tree deeper than [`MAX_DEPTH`], too many thresholds or features, a bad child index).
+    pub(crate) fn new(forest: &Forest) -> Result<Self, String> {
+        for (k, t) in forest.trees.iter().enumerate() {
+            // Children after their parent: the walk then always ends.
+            for (i, n) in t.iter().enumerate() {
+                if n.feature != LEAF
+                    && !(n.left as usize > i
+                        && n.right as usize > i
+                        && (n.left as usize) < t.len()
+                        && (n.right as usize) < t.len())
+                {
+                    return Err(format!("tree {k}: node {i} has a bad child index"));
+                }
+                if !n.threshold.is_finite() {
+                    return Err(format!("tree {k}: node {i} is not finite"));
+                }
+            }
+            if t.is_empty() {
+                return Err(format!("tree {k} is empty"));
+            }
+        }
         fn depth(t: &[Node], i: usize) -> u32 {
             let n = &t[i];
             if n.feature == LEAF {
@@ -131,10 +168,9 @@ impl FlatForest {
             }
         }
         let d = forest.trees.iter().map(|t| depth(t, 0)).max().unwrap_or(0);
-        assert!(
-            d <= MAX_DEPTH,
-            "forest deeper than {MAX_DEPTH}: raise MAX_DEPTH"
-        );
+        if d > MAX_DEPTH {
+            return Err(format!("forest deeper than {MAX_DEPTH}"));
+        }
         let mut cuts: Vec<Vec<f64>> = Vec::new();
         for n in forest.trees.iter().flat_map(|t| t.iter()) {
             if n.feature != LEAF {
@@ -148,18 +184,19 @@ impl FlatForest {
         for c in &mut cuts {
             c.sort_by(f64::total_cmp);
             c.dedup();
-            assert!(
-                c.len() < TOP as usize,
-                "more than 254 thresholds on one feature"
-            );
+            if c.len() >= TOP as usize {
+                return Err("more than 254 thresholds on one feature".into());
+            }
         }
-        assert!(cuts.len() <= SLOTS, "more than {SLOTS} features");
+        if cuts.len() > SLOTS {
+            return Err(format!("more than {SLOTS} features"));
+        }
         let inner = (1usize << d) - 1;
         let mut splits = Vec::with_capacity(forest.trees.len());
         let mut leaves = Vec::with_capacity(forest.trees.len());
         // (source node, heap position, level) of each tree, walked iteratively.
         let mut stack = Vec::new();
-        for t in forest.trees {
+        for t in &forest.trees {
             let mut s = Splits {
                 feature: [0; SLOTS],
                 cut: [TOP; SLOTS],
@@ -184,13 +221,13 @@ impl FlatForest {
             splits.push(s);
             leaves.push(l);
         }
-        FlatForest {
+        Ok(FlatForest {
             base: forest.base,
             depth: d,
             cuts,
             splits,
             leaves,
-        }
+        })
     }
 
     pub(crate) fn predict(&self, f: &[f64]) -> f64 {
@@ -253,14 +290,285 @@ impl FlatForest {
     }
 }
 
-static ONSET_FLAT: std::sync::LazyLock<FlatForest> =
-    std::sync::LazyLock::new(|| FlatForest::new(&crate::learned_model::ONSET));
-static OFFSET_FLAT: std::sync::LazyLock<FlatForest> =
-    std::sync::LazyLock::new(|| FlatForest::new(&crate::learned_model::OFFSET));
-static GLOBAL_ONSET_FLAT: std::sync::LazyLock<FlatForest> =
-    std::sync::LazyLock::new(|| FlatForest::new(&crate::learned_global_model::GLOBAL_ONSET));
-static GLOBAL_OFFSET_FLAT: std::sync::LazyLock<FlatForest> =
-    std::sync::LazyLock::new(|| FlatForest::new(&crate::learned_global_model::GLOBAL_OFFSET));
+/// The learned models the delineator applies: the per-lead boundary correction (onset, offset) and
+/// the global boundary (onset, offset), laid out for inference. Loaded from a model file
+/// ([`Models::from_json`]); the one shipped with qrsd is [`Models::embedded`].
+#[derive(Debug)]
+pub struct Models {
+    /// What the file says about itself (training data, parameters, folds).
+    pub about: String,
+    /// The forests as stored (for saving and for checks against the file).
+    pub forests: Forests,
+    onset: FlatForest,
+    offset: FlatForest,
+    global_onset: FlatForest,
+    global_offset: FlatForest,
+}
+
+impl PartialEq for Models {
+    fn eq(&self, other: &Self) -> bool {
+        self.forests == other.forests
+    }
+}
+
+/// The four forests of a model file.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Forests {
+    /// Per-lead onset correction (features [`boundary_features`]).
+    pub onset: Forest,
+    /// Per-lead offset correction.
+    pub offset: Forest,
+    /// Global onset (features [`global_features`]).
+    pub global_onset: Forest,
+    /// Global offset.
+    pub global_offset: Forest,
+}
+
+/// Model-file name in the shipped build.
+pub const MODEL_FILE: &str = "boundary-models.json";
+/// Format tag and version a model file must carry.
+pub const MODEL_FORMAT: &str = "qrsd-boundary-models";
+/// See [`MODEL_FORMAT`]; raised whenever the features or their meaning change.
+pub const MODEL_VERSION: u32 = 2;
+
+/// A model file that cannot be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ModelError {
+    /// Not JSON of the expected shape.
+    #[error("model file: {0}")]
+    Parse(String),
+    /// Another format or version than this build reads.
+    #[error("model file is {format} v{version}; this build reads {MODEL_FORMAT} v{MODEL_VERSION}")]
+    Version {
+        /// Format tag found.
+        format: String,
+        /// Version found.
+        version: u32,
+    },
+    /// The stored checksum does not match the forests (a truncated or edited file).
+    #[error("model file checksum mismatch: stored {stored}, computed {computed}")]
+    Checksum {
+        /// In the file.
+        stored: String,
+        /// Over the forests read.
+        computed: String,
+    },
+    /// A forest does not fit the inference layout or reads a feature that does not exist.
+    #[error("model file, forest {forest}: {why}")]
+    Forest {
+        /// Which forest.
+        forest: &'static str,
+        /// What is wrong.
+        why: String,
+    },
+}
+
+/// A node on disk: `[feature, threshold, left, right]` (feature −1 = leaf, threshold = its value).
+type NodeRecord = (i32, f64, u32, u32);
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ForestRecord {
+    base: f64,
+    trees: Vec<Vec<NodeRecord>>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ForestsRecord {
+    onset: ForestRecord,
+    offset: ForestRecord,
+    global_onset: ForestRecord,
+    global_offset: ForestRecord,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ModelRecord {
+    format: String,
+    version: u32,
+    about: String,
+    /// FNV-1a 64 of the compact JSON of `forests`, hex.
+    checksum: String,
+    forests: ForestsRecord,
+}
+
+fn to_record(f: &Forest) -> ForestRecord {
+    ForestRecord {
+        base: f.base,
+        trees: f
+            .trees
+            .iter()
+            .map(|t| {
+                t.iter()
+                    .map(|n| {
+                        if n.feature == LEAF {
+                            (-1, n.threshold, 0, 0)
+                        } else {
+                            (
+                                i32::from(n.feature),
+                                n.threshold,
+                                u32::from(n.left),
+                                u32::from(n.right),
+                            )
+                        }
+                    })
+                    .collect()
+            })
+            .collect(),
+    }
+}
+
+fn from_record(r: &ForestRecord, name: &'static str) -> Result<Forest, ModelError> {
+    let bad = |why: String| ModelError::Forest { forest: name, why };
+    let mut trees = Vec::with_capacity(r.trees.len());
+    for t in &r.trees {
+        let mut nodes = Vec::with_capacity(t.len());
+        for &(f, th, l, rr) in t {
+            nodes.push(if f < 0 {
+                Node::leaf(th)
+            } else {
+                let f = u8::try_from(f)
+                    .ok()
+                    .filter(|f| *f != LEAF)
+                    .ok_or_else(|| bad(format!("feature {f}")))?;
+                let l = u16::try_from(l).map_err(|_| bad(format!("child {l}")))?;
+                let rr = u16::try_from(rr).map_err(|_| bad(format!("child {rr}")))?;
+                Node::split(f, th, l, rr)
+            });
+        }
+        trees.push(nodes);
+    }
+    Ok(Forest {
+        base: r.base,
+        trees,
+    })
+}
+
+/// FNV-1a, 64 bit: a checksum against truncation and hand edits, not against tampering.
+fn fnv1a64(bytes: &[u8]) -> String {
+    let mut h = 0xcbf2_9ce4_8422_2325_u64;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+impl Models {
+    /// Models from forests (e.g. just trained), checked as a loaded file would be.
+    pub fn new(forests: Forests, about: String) -> Result<Self, ModelError> {
+        let lay = |f: &Forest, name: &'static str, n_features: usize| {
+            let used = f.trees.iter().flatten().filter(|n| n.feature != LEAF);
+            if let Some(n) = used.clone().find(|n| n.feature as usize >= n_features) {
+                return Err(ModelError::Forest {
+                    forest: name,
+                    why: format!("feature {} of {n_features}", n.feature),
+                });
+            }
+            FlatForest::new(f).map_err(|why| ModelError::Forest { forest: name, why })
+        };
+        Ok(Models {
+            onset: lay(&forests.onset, "onset", N_FEATURES)?,
+            offset: lay(&forests.offset, "offset", N_FEATURES)?,
+            global_onset: lay(&forests.global_onset, "global_onset", N_GLOBAL_FEATURES)?,
+            global_offset: lay(&forests.global_offset, "global_offset", N_GLOBAL_FEATURES)?,
+            forests,
+            about,
+        })
+    }
+
+    /// The model file's bytes (JSON with a checksum), as [`Models::from_json`] reads them.
+    pub fn to_json(&self) -> String {
+        let forests = ForestsRecord {
+            onset: to_record(&self.forests.onset),
+            offset: to_record(&self.forests.offset),
+            global_onset: to_record(&self.forests.global_onset),
+            global_offset: to_record(&self.forests.global_offset),
+        };
+        let checksum = fnv1a64(
+            serde_json::to_string(&forests)
+                .unwrap_or_default()
+                .as_bytes(),
+        );
+        let rec = ModelRecord {
+            format: MODEL_FORMAT.into(),
+            version: MODEL_VERSION,
+            about: self.about.clone(),
+            checksum,
+            forests,
+        };
+        serde_json::to_string(&rec).unwrap_or_default() + "\n"
+    }
+
+    /// Read a model file: format, version and checksum are checked, and every forest must fit the
+    /// inference layout.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, ModelError> {
+        let rec: ModelRecord =
+            serde_json::from_slice(bytes).map_err(|e| ModelError::Parse(e.to_string()))?;
+        if rec.format != MODEL_FORMAT || rec.version != MODEL_VERSION {
+            return Err(ModelError::Version {
+                format: rec.format,
+                version: rec.version,
+            });
+        }
+        let computed = fnv1a64(
+            serde_json::to_string(&rec.forests)
+                .map_err(|e| ModelError::Parse(e.to_string()))?
+                .as_bytes(),
+        );
+        if computed != rec.checksum {
+            return Err(ModelError::Checksum {
+                stored: rec.checksum,
+                computed,
+            });
+        }
+        let f = &rec.forests;
+        let forests = Forests {
+            onset: from_record(&f.onset, "onset")?,
+            offset: from_record(&f.offset, "offset")?,
+            global_onset: from_record(&f.global_onset, "global_onset")?,
+            global_offset: from_record(&f.global_offset, "global_offset")?,
+        };
+        Models::new(forests, rec.about)
+    }
+
+    /// The models shipped with this build (`models/boundary-models.json`, written by
+    /// `qrsd eval ludb --train-out`), laid out once on first use.
+    pub fn embedded() -> std::sync::Arc<Models> {
+        static EMBEDDED: std::sync::LazyLock<std::sync::Arc<Models>> =
+            std::sync::LazyLock::new(|| {
+                let bytes = include_bytes!("../models/boundary-models.json");
+                // A test loads this file; a build whose file does not load cannot pass it.
+                #[allow(clippy::expect_used)]
+                std::sync::Arc::new(
+                    Models::from_json(bytes).expect("the embedded model file loads"),
+                )
+            });
+        EMBEDDED.clone()
+    }
+
+    /// The learned correction of a boundary, ms (positive = later), bounded by [`MAX_CORRECTION_MS`].
+    pub fn correction_ms(&self, edge: Edge, f: &[f64; N_FEATURES]) -> f64 {
+        let forest = match edge {
+            Edge::Onset => &self.onset,
+            Edge::Offset => &self.offset,
+        };
+        forest
+            .predict(f)
+            .clamp(-MAX_CORRECTION_MS, MAX_CORRECTION_MS)
+    }
+
+    /// Where the global boundary lies relative to the ranked one, ms, in oriented terms (negative =
+    /// outwards: an earlier onset, a later offset), within [−[`MAX_CORRECTION_MS`], 0]: the earliest
+    /// of the leads' marks never lies after the 2nd-earliest lead, so the model only ever moves the
+    /// global boundary outwards (allowing 10 ms inwards changed no figure by more than 0.3 ms).
+    pub fn global_correction_ms(&self, edge: Edge, f: &[f64; N_GLOBAL_FEATURES]) -> f64 {
+        let forest = match edge {
+            Edge::Onset => &self.global_onset,
+            Edge::Offset => &self.global_offset,
+        };
+        forest.predict(f).clamp(-MAX_CORRECTION_MS, 0.0)
+    }
+}
 
 /// Which boundary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -327,24 +635,13 @@ pub fn boundary_features(
     f
 }
 
-/// The learned correction of a boundary, ms (positive = later), bounded by [`MAX_CORRECTION_MS`].
-pub fn correction_ms(edge: Edge, f: &[f64; N_FEATURES]) -> f64 {
-    let forest: &FlatForest = match edge {
-        Edge::Onset => &ONSET_FLAT,
-        Edge::Offset => &OFFSET_FLAT,
-    };
-    forest
-        .predict(f)
-        .clamp(-MAX_CORRECTION_MS, MAX_CORRECTION_MS)
-}
-
 /// The learned global boundary never lies further than this beyond the outermost lead's boundary, ms
 /// (on LUDB the model goes 2 ms beyond it in the median, 8.7 ms at the 99th percentile): a safety
 /// bound for feature vectors unlike the training's.
 pub const MAX_BEYOND_OUTERMOST_MS: f64 = 10.0;
 
 /// Number of features of the global model.
-pub const N_GLOBAL_FEATURES: usize = 6;
+pub const N_GLOBAL_FEATURES: usize = 7;
 
 /// The features of one global edge from the per-lead boundaries of a beat, in oriented ms (an onset as
 /// is, an offset negated: outwards is negative): `corrected_sorted` ascending (the leads' boundaries as
@@ -352,8 +649,13 @@ pub const N_GLOBAL_FEATURES: usize = 6;
 /// leads the reference point is the 2nd-earliest, else the earliest (the ranked global boundary):
 /// the distances of the earliest, the 3rd-earliest and the median lead from it; how far the per-lead
 /// correction moved the leads on average (a slow foot moves them, a sharp edge does not); the lead
-/// count; the earliest boundary before correction. As `scripts/train/global_model.py` computes them.
-pub fn global_features(corrected_sorted: &[f64], rules: &[f64]) -> [f64; N_GLOBAL_FEATURES] {
+/// count; the earliest boundary before correction; the QRSd the ranked boundaries span (so that a wide
+/// complex is not pulled towards the typical width). As `qrsd_eval::train` computes them for training.
+pub fn global_features(
+    corrected_sorted: &[f64],
+    rules: &[f64],
+    ranked_qrsd_ms: f64,
+) -> [f64; N_GLOBAL_FEATURES] {
     let n = corrected_sorted.len().min(rules.len());
     if n == 0 {
         return [0.0; N_GLOBAL_FEATURES];
@@ -374,20 +676,8 @@ pub fn global_features(corrected_sorted: &[f64], rules: &[f64]) -> [f64; N_GLOBA
         mean(c) - mean(&rules[..n]),
         n as f64,
         rules_min - base,
+        ranked_qrsd_ms,
     ]
-}
-
-/// Where the global boundary lies relative to the ranked one, ms, in oriented terms (negative =
-/// outwards: an earlier onset, a later offset), within [−[`MAX_CORRECTION_MS`], 0]: the earliest of
-/// the leads' marks never lies after the 2nd-earliest lead, so the model only ever moves the global
-/// boundary outwards (where it predicted inwards, it was undoing per-lead noise that the ranking
-/// already handles, and shortened simulated beats by 2–3 ms).
-pub fn global_correction_ms(edge: Edge, f: &[f64; N_GLOBAL_FEATURES]) -> f64 {
-    let forest: &FlatForest = match edge {
-        Edge::Onset => &GLOBAL_ONSET_FLAT,
-        Edge::Offset => &GLOBAL_OFFSET_FLAT,
-    };
-    forest.predict(f).clamp(-MAX_CORRECTION_MS, 0.0)
 }
 
 #[cfg(test)]
@@ -445,24 +735,28 @@ mod tests {
         // 7 leads (≥ 6: the reference point is the 2nd-earliest), each corrected 5 ms earlier.
         let c = [0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0];
         let r: Vec<f64> = c.iter().rev().map(|v| v + 5.0).collect();
-        assert_eq!(global_features(&c, &r), [-2.0, 2.0, 4.0, -5.0, 7.0, 3.0]);
+        assert_eq!(
+            global_features(&c, &r, 120.0),
+            [-2.0, 2.0, 4.0, -5.0, 7.0, 3.0, 120.0]
+        );
         // 2 leads: the earliest is the reference point; the median is their mean.
         assert_eq!(
-            global_features(&[10.0, 14.0], &[10.0, 14.0]),
-            [0.0, 4.0, 2.0, 0.0, 2.0, 0.0]
+            global_features(&[10.0, 14.0], &[10.0, 14.0], 90.0),
+            [0.0, 4.0, 2.0, 0.0, 2.0, 0.0, 90.0]
         );
-        assert_eq!(global_features(&[], &[]), [0.0; N_GLOBAL_FEATURES]);
+        assert_eq!(global_features(&[], &[], 0.0), [0.0; N_GLOBAL_FEATURES]);
     }
 
     #[test]
     fn global_correction_is_bounded_and_finite() {
+        let m = Models::embedded();
         for v in [-1e9, -30.0, 0.0, 30.0, 1e9] {
             for n in [1.0, 2.0, 12.0] {
                 let mut f = [v; N_GLOBAL_FEATURES];
                 f[4] = n;
                 for e in [Edge::Onset, Edge::Offset] {
-                    let c = global_correction_ms(e, &f);
-                    assert!(c.is_finite() && c.abs() <= MAX_CORRECTION_MS);
+                    let c = m.global_correction_ms(e, &f);
+                    assert!(c.is_finite() && (-MAX_CORRECTION_MS..=0.0).contains(&c));
                 }
             }
         }
@@ -476,30 +770,29 @@ mod tests {
             s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
             (s >> 11) as f64 / (1u64 << 53) as f64
         };
+        let m = Models::embedded();
+        let f = &m.forests;
         let forests = [
-            (&crate::learned_model::ONSET, &*ONSET_FLAT),
-            (&crate::learned_model::OFFSET, &*OFFSET_FLAT),
-            (
-                &crate::learned_global_model::GLOBAL_ONSET,
-                &*GLOBAL_ONSET_FLAT,
-            ),
-            (
-                &crate::learned_global_model::GLOBAL_OFFSET,
-                &*GLOBAL_OFFSET_FLAT,
-            ),
+            (&f.onset, &m.onset, false),
+            (&f.offset, &m.offset, false),
+            (&f.global_onset, &m.global_onset, true),
+            (&f.global_offset, &m.global_offset, true),
         ];
-        for (nodes, flat) in forests {
+        for (nodes, flat, global) in forests {
             assert!(flat.depth >= 3 && flat.splits.len() >= 100);
             let mut distinct = std::collections::BTreeSet::new();
             for _ in 0..2000 {
                 let f: [f64; N_FEATURES] = std::array::from_fn(|k| {
                     let u = next();
-                    if k == 19 || k == 22 {
-                        u * 2.0 // durations / 100 ms
-                    } else if k == 18 || k == 4 {
-                        2.0 + 6.0 * u + if k == 4 { 4.0 } else { 0.0 }
-                    } else {
-                        (u - 0.5) * if k < 6 { 40.0 } else { 1.2 }
+                    match (global, k) {
+                        // Per lead: ln(amplitude), the lead's QRSd / 100 ms, levels.
+                        (false, 18) => 2.0 + 6.0 * u,
+                        (false, 19) => u * 2.0,
+                        (false, _) => (u - 0.5) * 1.2,
+                        // Global: lead count, ranked QRSd (ms), distances (ms).
+                        (true, 4) => (2.0 + 10.0 * u).round(),
+                        (true, 6) => 60.0 + 160.0 * u,
+                        (true, _) => (u - 0.5) * 40.0,
                     }
                 });
                 let (a, b) = (nodes.predict(&f), flat.predict(&f));
@@ -516,11 +809,53 @@ mod tests {
     }
 
     #[test]
+    fn the_model_file_round_trips_and_refuses_damage() {
+        let m = Models::embedded();
+        let text = m.to_json();
+        // What the trainer writes is what the loader reads, to the bit.
+        let back = Models::from_json(text.as_bytes()).unwrap();
+        assert_eq!(back.forests, m.forests);
+        assert_eq!(back.to_json(), text);
+        // The shipped file is exactly such a file.
+        let shipped = include_str!("../models/boundary-models.json");
+        assert_eq!(shipped, text);
+        // Truncated: a parse error, not a panic.
+        let cut = &text.as_bytes()[..text.len() / 2];
+        assert!(matches!(Models::from_json(cut), Err(ModelError::Parse(_))));
+        // One threshold edited: the checksum catches it.
+        let i = text.find("\"trees\":[[[").unwrap() + 12;
+        let digit = text[i..].find(|c: char| c.is_ascii_digit()).unwrap() + i;
+        let mut edited = text.clone().into_bytes();
+        edited[digit] = if edited[digit] == b'9' {
+            b'8'
+        } else {
+            edited[digit] + 1
+        };
+        assert!(matches!(
+            Models::from_json(&edited),
+            Err(ModelError::Checksum { .. })
+        ));
+        // Another version.
+        let v = text.replace("\"version\":2", "\"version\":1");
+        assert!(matches!(
+            Models::from_json(v.as_bytes()),
+            Err(ModelError::Version { .. })
+        ));
+        // A child index pointing back (a loop): refused by the layout check.
+        let mut f = m.forests.clone();
+        f.onset.trees[0][0] = Node::split(0, 0.0, 0, 1);
+        assert!(matches!(
+            Models::new(f, String::new()),
+            Err(ModelError::Forest { .. })
+        ));
+    }
+
+    #[test]
     fn correction_is_bounded_and_finite() {
         for v in [-1e9, -1.0, 0.0, 1.0, 1e9] {
             let f = [v; N_FEATURES];
             for e in [Edge::Onset, Edge::Offset] {
-                let c = correction_ms(e, &f);
+                let c = Models::embedded().correction_ms(e, &f);
                 assert!(c.is_finite() && c.abs() <= MAX_CORRECTION_MS);
             }
         }

@@ -24,11 +24,10 @@
 use serde::{Deserialize, Serialize};
 
 pub mod learned;
-mod learned_global_model;
-mod learned_model;
 
 use learned::Edge;
-pub use learned::N_FEATURES;
+pub use learned::{Models, N_FEATURES};
+use std::sync::Arc;
 
 /// Delineation settings (fractions are of the relevant slope maximum).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -274,11 +273,22 @@ pub struct Delineator {
     scratch: Vec<f64>,
     cum: Vec<f64>,
     noise: Vec<f64>,
+    models: Arc<Models>,
 }
 
 impl Delineator {
-    /// A delineator for `n_leads` leads at `fs_hz`.
+    /// A delineator for `n_leads` leads at `fs_hz`, with the shipped models ([`Models::embedded`]).
     pub fn new(cfg: DelineationConfig, fs_hz: f64, n_leads: usize) -> Self {
+        Self::with_models(cfg, fs_hz, n_leads, Models::embedded())
+    }
+
+    /// [`Delineator::new`] with other learned models (e.g. a cross-validation fold's).
+    pub fn with_models(
+        cfg: DelineationConfig,
+        fs_hz: f64,
+        n_leads: usize,
+        models: Arc<Models>,
+    ) -> Self {
         let len = ((cfg.pre_ms + cfg.post_ms) * fs_hz / 1000.0).ceil() as usize + 2;
         Self {
             cfg,
@@ -288,6 +298,7 @@ impl Delineator {
             scratch: vec![0.0; len],
             cum: vec![0.0; len + 1],
             noise: vec![0.0; n_leads],
+            models,
         }
     }
 
@@ -473,7 +484,7 @@ impl Delineator {
                         // real paced QRS start with a slow foot too (LUDB), but on a sharp capture edge
                         // the forest, trained mostly on conducted beats, reads a few ms of foot that is
                         // not there. The clamp below keeps the onset after the stimulus artefact.
-                        let c_ms = learned::correction_ms(Edge::Onset, &fo);
+                        let c_ms = self.models.correction_ms(Edge::Onset, &fo);
                         let c_ms = if paced {
                             let dead = self.cfg.paced_onset_dead_band_ms.max(0.0);
                             c_ms.signum() * (c_ms.abs() - dead).max(0.0)
@@ -481,7 +492,8 @@ impl Delineator {
                             c_ms
                         };
                         let c_on = self.signed_samples(c_ms);
-                        let c_off = self.signed_samples(learned::correction_ms(Edge::Offset, &ff));
+                        let c_off =
+                            self.signed_samples(self.models.correction_ms(Edge::Offset, &ff));
                         let on2 =
                             (on as i64 + c_on).clamp(first_allowed as i64, n as i64 - 1) as usize;
                         let off2 = (off as i64 + c_off).clamp(0, n as i64 - 1) as usize;
@@ -590,13 +602,16 @@ impl Delineator {
         let mut r = [0.0f64; 64];
         let mut on = ons[k];
         let beyond = self.signed_samples(learned::MAX_BEYOND_OUTERMOST_MS);
+        // The width of the QRS the ranked boundaries span: wide complexes have longer slow feet and
+        // terminal forces than the typical beat, and a model that cannot see the width pulls them to it.
+        let ranked_qrsd_ms = offs[k].saturating_sub(ons[k]) as f64 * ms;
         if !paced {
             for i in 0..m {
                 c[i] = ons[i] as f64 * ms;
                 r[i] = rules_ons[i] as f64 * ms;
             }
-            let f = learned::global_features(&c[..m], &r[..m]);
-            let dt = self.signed_samples(learned::global_correction_ms(Edge::Onset, &f));
+            let f = learned::global_features(&c[..m], &r[..m], ranked_qrsd_ms);
+            let dt = self.signed_samples(self.models.global_correction_ms(Edge::Onset, &f));
             let earliest = ons[0] as i64 - beyond;
             on = (ons[k] as i64 + dt)
                 .max(earliest)
@@ -606,8 +621,8 @@ impl Delineator {
             c[i] = -(offs[i] as f64) * ms;
             r[i] = -(rules_offs[i] as f64) * ms;
         }
-        let f = learned::global_features(&c[..m], &r[..m]);
-        let dt = self.signed_samples(learned::global_correction_ms(Edge::Offset, &f));
+        let f = learned::global_features(&c[..m], &r[..m], ranked_qrsd_ms);
+        let dt = self.signed_samples(self.models.global_correction_ms(Edge::Offset, &f));
         let off = (offs[k] as i64 - dt)
             .min(offs[0] as i64 + beyond)
             .clamp(0, n as i64 - 1) as usize;

@@ -15,7 +15,9 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub mod gbm;
 pub mod site;
+pub mod train;
 
 /// LUDB's paced records (93 is biventricular).
 pub const LUDB_PACED: [&str; 9] = ["8", "34", "45", "74", "90", "93", "95", "104", "111"];
@@ -127,7 +129,7 @@ pub struct Tally {
 }
 
 impl Tally {
-    fn add(&mut self, other: &Tally) {
+    pub(crate) fn add(&mut self, other: &Tally) {
         self.tp += other.tp;
         self.fn_ += other.fn_;
         self.fp += other.fp;

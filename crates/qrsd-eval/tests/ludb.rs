@@ -4,9 +4,10 @@
 //! delineation targets (|mean| ≤ 5 ms, SD ≤ 10 ms) are met only in part (docs/validation.md): every
 //! mean (II, V1, V6 and global) is asserted as the target, the SDs at today's figures + ~0.5 ms. The
 //! default includes the learned boundary correction and the learned global boundary, trained on these
-//! records: these are in-sample figures; the cross-validated ones (no record scored by a model that saw
-//! it) come from `scripts/train/boundary_model.py` and `scripts/train/global_model.py`. `DelineationConfig::visible()` (the rules alone) is
-//! kept at its own figures.
+//! records: these are in-sample figures. The out-of-fold ones (every record scored through the real
+//! pipeline by models trained without it, `qrsd_eval::train::cross_validate`) are the honest estimate
+//! and are kept too, per beat and at site level (per-record median QRSd error, by reference width).
+//! `DelineationConfig::visible()` (the rules alone) is kept at its own figures.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on failure
 
 use qrsd_eval::{evaluate_ludb, Conditioning};
@@ -48,41 +49,40 @@ fn ludb_detection_meets_targets_and_delineation_does_not_regress() {
     );
     assert!(t.se() >= 99.5, "Se {:.2}%", t.se());
     assert!(t.ppv() >= 99.5, "PPV {:.2}%", t.ppv());
-    // (measure, max |mean| ms, max SD ms): the mean target (5 ms), SDs today's + ~0.5 ms.
+    // (measure, max |mean| ms, max SD ms): the mean target (5 ms), SDs today's + ~0.5 ms (2026-12-07:
+    // the models retrained in Rust with width-band weights, 200 trees of depth ≤ 4; the previous,
+    // larger forest without weights fitted these records 0.5–1.5 ms SD closer in sample and compressed
+    // the wide QRS; docs/validation.md).
     let bounds = [
-        ("II.onset", 5.0, 8.8),
-        ("II.offset", 5.0, 9.9),
-        ("II.qrsd", 5.0, 13.0),
-        ("V1.onset", 5.0, 9.3),
-        ("V1.offset", 5.0, 10.4),
-        ("V1.qrsd", 5.0, 13.2),
-        ("V6.onset", 5.0, 6.8),
-        ("V6.offset", 5.0, 8.8),
-        ("V6.qrsd", 5.0, 11.2),
-        ("GLOBAL.onset", 5.0, 8.8),
-        ("GLOBAL.offset", 5.0, 10.1),
-        ("GLOBAL.qrsd", 5.0, 14.1),
+        ("II.onset", 5.0, 10.0),
+        ("II.offset", 5.0, 11.1),
+        ("II.qrsd", 5.0, 15.1),
+        ("V1.onset", 5.0, 10.1),
+        ("V1.offset", 5.0, 11.8),
+        ("V1.qrsd", 5.0, 15.0),
+        ("V6.onset", 5.0, 7.2),
+        ("V6.offset", 5.0, 9.6),
+        ("V6.qrsd", 5.0, 12.0),
+        ("GLOBAL.onset", 5.0, 8.7),
+        ("GLOBAL.offset", 5.0, 9.9),
+        ("GLOBAL.qrsd", 5.0, 14.0),
     ];
     assert_within(t, &bounds);
-    // Paced records (72 beats): no target of their own; today's + ~0.5 ms. Paced onsets moved by the
-    // learned correction beyond its dead band (2026-12-06): global onset −1.61 ± 10.94 (at the rules'
-    // position −0.89 ± 11.93). With the software stimulus detector one sample wider (third session):
-    // one more stimulus found in record 74, whose beat had offsets ~150 ms off (II offset 19.60 → 5.41,
-    // V6 offset 20.11 → 12.76, global QRSd 15.04 → 14.13; V6 onset 13.62 → 14.19). With weak stimulus
-    // candidates (15 more stimuli found, none in unpaced records): II onset −1.97 ± 22.46 → +0.57 ±
-    // 21.01, II QRSd 22.60 → 21.48 ms SD, but global onset 11.18 → 11.79 and QRSd −4.89 ± 14.13 → −7.03 ±
-    // 14.94 (the onset now after the stimulus exposes the paced offsets' −6 ms bias).
+    // Paced records (72 beats): no target of their own; today's + ~0.5 ms.
     assert_within(
         &rep.paced,
         &[
-            ("GLOBAL.onset", 5.0, 12.3),
-            ("GLOBAL.qrsd", 10.0, 15.5),
-            ("II.onset", 5.0, 21.5),
-            ("V6.onset", 5.0, 14.7),
-            ("II.offset", 5.0, 6.0),
-            ("V6.offset", 5.0, 13.3),
+            ("GLOBAL.onset", 5.0, 11.6),
+            ("GLOBAL.qrsd", 10.0, 14.5),
+            ("II.onset", 5.0, 22.3),
+            ("V6.onset", 5.0, 14.5),
+            ("II.offset", 5.0, 8.8),
+            ("V6.offset", 5.0, 12.0),
         ],
     );
+    // Site level (in sample): per-record median global QRSd error, by reference width.
+    let s = qrsd_eval::site::site_level(&rep.per_record, "GLOBAL");
+    assert!(s.all.mean.abs() <= 3.0 && s.all.sd <= 10.8, "{:?}", s.all);
     for key in [
         "II.onset",
         "II.offset",
@@ -139,5 +139,60 @@ fn causal_conditioning_keeps_offset_timing_of_zero_phase() {
             d.abs() <= 2.0,
             "{k}: causal − zero-phase mean offset {d:+.2} ms"
         );
+    }
+}
+
+/// Out of fold: 5 folds grouped by record, each record scored by models trained without it, through
+/// the real pipeline. Bounds: today's figures + ~0.5 ms (2026-12-07), and the width-bin means today's
+/// + 1.5 ms (few records in the wide bins). The site-level targets of docs/validation.md (SD ≤ 7 ms,
+/// |mean| ≤ 5 ms in every width bin) are not met; these bounds keep what holds.
+#[test]
+fn out_of_fold_figures_hold() {
+    let cfg = PipelineConfig::new(500.0, Vec::new());
+    let rep = qrsd_eval::train::cross_validate(&ludb_dir(), &cfg).unwrap();
+    let t = &rep.all;
+    assert_eq!(rep.per_record.len(), 200, "every record scored once");
+    assert_eq!(t.tp + t.fn_, 1826);
+    assert!(t.se() >= 99.5 && t.ppv() >= 99.5);
+    assert_within(
+        t,
+        &[
+            ("II.onset", 5.0, 11.0),
+            ("II.offset", 5.0, 11.8),
+            ("II.qrsd", 5.0, 16.0),
+            ("V1.onset", 5.0, 11.0),
+            ("V1.offset", 5.0, 12.2),
+            ("V1.qrsd", 5.0, 15.9),
+            ("V6.onset", 5.0, 8.1),
+            ("V6.offset", 5.0, 10.1),
+            ("V6.qrsd", 5.0, 12.9),
+            ("GLOBAL.onset", 5.0, 9.9),
+            ("GLOBAL.offset", 5.0, 10.8),
+            ("GLOBAL.qrsd", 5.0, 15.5),
+        ],
+    );
+    // (lead, max |site mean|, max site SD, max |bin mean| per width bin <110, 110-130, 130-150, >=150)
+    for (lead, mean, sd, bins) in [
+        ("GLOBAL", 3.0, 12.0, [10.0, 4.0, 8.0, 11.0]),
+        ("II", 3.0, 12.3, [4.0, 6.5, 3.5, 9.0]),
+        ("V1", 5.0, 12.3, [8.0, 5.5, 5.5, 12.5]),
+        ("V6", 3.0, 9.5, [3.0, 7.5, 12.0, 6.0]),
+    ] {
+        let s = qrsd_eval::site::site_level(&rep.per_record, lead);
+        assert!(
+            s.all.mean.abs() <= mean && s.all.sd <= sd,
+            "{lead} site {:+.1} ± {:.1}",
+            s.all.mean,
+            s.all.sd
+        );
+        for (b, st) in s.bins.iter().enumerate() {
+            assert!(
+                st.mean.abs() <= bins[b],
+                "{lead} width bin {}: {:+.1} ms over {} records",
+                qrsd_eval::site::WIDTH_BIN_LABELS[b],
+                st.mean,
+                st.n
+            );
+        }
     }
 }

@@ -64,6 +64,10 @@ pub struct PipelineConfig {
     /// The beats are identical either way; only when they come out differs.
     #[serde(default = "early_emit_default")]
     pub early_emit: bool,
+    /// Learned models of the delineator (`None`: the shipped ones, [`qrsd_delineate::Models::embedded`]);
+    /// set by evaluation to score a cross-validation fold's models. Not a setting.
+    #[serde(skip)]
+    pub models: Option<std::sync::Arc<qrsd_delineate::Models>>,
 }
 
 fn early_emit_default() -> bool {
@@ -103,6 +107,7 @@ impl PipelineConfig {
             detector: DetectorConfig::default(),
             delineation: DelineationConfig::default(),
             early_emit: true,
+            models: None,
         }
     }
 }
@@ -200,7 +205,10 @@ impl Pipeline {
             .collect::<Result<Vec<_>, _>>()?;
         let filter_delay = filters[0].group_delay_samples().round().max(0.0) as u64;
         let detector = QrsDetector::new(cfg.detector, fs, n)?;
-        let delineator = Delineator::new(cfg.delineation, fs, n);
+        let delineator = match &cfg.models {
+            Some(m) => Delineator::with_models(cfg.delineation, fs, n, m.clone()),
+            None => Delineator::new(cfg.delineation, fs, n),
+        };
         let learn = (cfg.detector.learning_ms * fs / 1000.0).ceil() as usize;
         // The ring must still hold a beat's whole window when the detector reports it, including beats
         // held back during the learning period.

@@ -148,6 +148,14 @@ struct EvalArgs {
     /// Override a pipeline setting for an experiment, e.g. `delineation.lead_onset_fraction=0.05`.
     #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
     overrides: Vec<String>,
+    /// LUDB: also score out of fold (5 folds grouped by record: each record scored by models trained
+    /// without it, through the real pipeline), next to the shipped models' in-sample figures.
+    #[arg(long)]
+    oof: bool,
+    /// LUDB: train the learned models on every record (and the synthetic set) and write the model file
+    /// here (the shipped one is crates/qrsd-delineate/models/boundary-models.json).
+    #[arg(long, value_name = "FILE")]
+    train_out: Option<PathBuf>,
     #[command(flatten)]
     filter: FilterArgs,
 }
@@ -229,6 +237,19 @@ fn eval(e: EvalArgs) -> Result<()> {
     if let Db::Mitdb = e.db {
         return eval_mitdb(e);
     }
+    if let Some(out) = &e.train_out {
+        let t0 = Instant::now();
+        let models = qrsd_eval::train::train_all(&e.dir)?;
+        std::fs::write(out, models.to_json())
+            .with_context(|| format!("writing {}", out.display()))?;
+        println!(
+            "wrote {} ({:.1} s): {}",
+            out.display(),
+            t0.elapsed().as_secs_f64(),
+            models.about
+        );
+        return Ok(());
+    }
     let mut cfg = PipelineConfig::new(500.0, Vec::new());
     cfg.filter = e.filter.config();
     let cfg = apply_overrides(cfg, &e.overrides)?;
@@ -243,6 +264,24 @@ fn eval(e: EvalArgs) -> Result<()> {
     };
     let rep = qrsd_eval::evaluate_ludb(&e.dir, &cfg, cond, only, e.json_out.as_deref())?;
     print_report(&rep, cond, e.per_record);
+    if e.oof {
+        let t0 = Instant::now();
+        let oof = qrsd_eval::train::cross_validate(&e.dir, &cfg)?;
+        println!(
+            "\nOUT OF FOLD ({} folds grouped by record, models trained in {:.1} s): every record scored by \
+             models that did not see it",
+            qrsd_eval::train::FOLDS,
+            t0.elapsed().as_secs_f64()
+        );
+        print_report(&oof, cond, false);
+        if e.check {
+            let mut fails = qrsd_eval::target_failures(&oof.all);
+            fails.extend(qrsd_eval::site::site_target_failures(&oof.per_record));
+            if !fails.is_empty() {
+                bail!("out-of-fold targets missed: {}", fails.join("; "));
+            }
+        }
+    }
     if e.compare_zero_phase {
         let zp = qrsd_eval::evaluate_ludb(&e.dir, &cfg, Conditioning::ZeroPhase, only, None)?;
         print_report(&zp, Conditioning::ZeroPhase, false);
