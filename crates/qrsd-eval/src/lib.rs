@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod mitdb;
+pub mod procedures;
 
 use qrsd_pipeline::{Analysis, Beat, PipelineConfig};
 use serde::Serialize;
