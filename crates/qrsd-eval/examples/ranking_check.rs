@@ -1,6 +1,6 @@
 //! Simulated-procedure ranking check (issue 17, target 4 and the simulated half of target 3).
 //!
-//! `cargo run --release -p qrsd-eval --example ranking_check [-- --procedures N] [--first K] [--list]`
+//! `cargo run --release -p qrsd-eval --example ranking_check [-- --procedures N] [--first K] [--list] [--vv-offsets]`
 //!
 //! Runs N (default 200) seeded simulated CRT procedures (`qrsd_eval::procedures`: a baseline and
 //! 3–5 BiV-paced sites with random true QRSd 100–180 ms, realistic QRS edges, 2–10 µV EMG plus the
@@ -10,7 +10,8 @@
 //! difference ≥ 8 ms ordered right (target ≥ 99 %); the site error (measured − true global QRSd)
 //! per true-width band and per sampling rate (target: median ≤ 3 ms at every width); the
 //! stimulus-to-QRS-end error; incomplete measurements; the wall time. `--list` prints every
-//! procedure whose recommendation is wrong.
+//! procedure whose recommendation is wrong; `--vv-offsets` programs a V-V offset per site (−20 to
+//! +40 ms, a harder variant outside the issue's check).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 use qrsd_eval::procedures::{
@@ -41,10 +42,16 @@ fn main() {
     let n = arg("--procedures").unwrap_or(200);
     let first = arg("--first").unwrap_or(0);
     let list = std::env::args().any(|a| a == "--list");
+    let vv = std::env::args().any(|a| a == "--vv-offsets");
     let t0 = Instant::now();
     let mut fig = Figures::default();
     for i in first..first + n {
-        let p = run_procedure(&ProcedureSpec::new(i)).unwrap();
+        let spec = if vv {
+            ProcedureSpec::new(i).with_vv_offsets()
+        } else {
+            ProcedureSpec::new(i)
+        };
+        let p = run_procedure(&spec).unwrap();
         if list && !p.recommendation_right() {
             let truth: Vec<String> = p
                 .sites
@@ -73,8 +80,14 @@ fn main() {
     let wall = t0.elapsed().as_secs_f64();
 
     println!(
-        "{} simulated procedures ({} sites), default pipeline and measurement",
-        fig.procedures, fig.sites
+        "{} simulated procedures ({} sites){}, default pipeline and measurement",
+        fig.procedures,
+        fig.sites,
+        if vv {
+            ", V-V offsets −20…+40 ms"
+        } else {
+            ""
+        }
     );
     println!(
         "recommended site truly shortest or within {RECOMMEND_TOLERANCE_MS} ms: {}/{} = {:.1} % \
@@ -129,6 +142,7 @@ fn main() {
     println!("| error | n | median | mean | SD | max abs |");
     println!("|---|---|---|---|---|---|");
     let ste = |e: &SiteError| e.stim_to_end_error_ms;
+    let sto = |e: &SiteError| e.stim_to_onset_error_ms;
     let span = |e: &SiteError| e.lead_span_error_ms;
     row("stimulus-to-QRS-end, all", fig.all(None, ste));
     for fs in FS_HZ {
@@ -137,6 +151,7 @@ fn main() {
             fig.all(Some(fs), ste),
         );
     }
+    row("stimulus-to-QRS-onset, all", fig.all(None, sto));
     row(
         "site QRSd vs true lead span (per-lead threshold truth)",
         fig.all(None, span),
@@ -148,6 +163,27 @@ fn main() {
         .collect();
     row("baseline (LBBB 130–200 ms) QRSd", ErrorStats::of(&base));
     println!();
+    let rejected: Vec<String> = fig
+        .site_beats_rejected
+        .iter()
+        .map(|(r, n)| format!("{} {n}", r.as_str()))
+        .collect();
+    let mut noise = fig.site_noise_uv.clone();
+    noise.sort_by(f64::total_cmp);
+    println!(
+        "site beats seen {}, rejected: {}; close-call warnings {} of {} procedures; site noise \
+         estimate median {:.1} µV, max {:.1} µV",
+        fig.site_beats_seen,
+        if rejected.is_empty() {
+            "none".to_string()
+        } else {
+            rejected.join(", ")
+        },
+        fig.close_calls,
+        fig.procedures,
+        noise.get(noise.len() / 2).copied().unwrap_or(f64::NAN),
+        noise.last().copied().unwrap_or(f64::NAN)
+    );
     println!(
         "wall time {wall:.1} s ({:.0} ms per procedure)",
         1000.0 * wall / fig.procedures.max(1) as f64

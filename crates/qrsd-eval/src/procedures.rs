@@ -17,13 +17,14 @@
 
 use qrsd_measure::{
     recommend, BeatInput, BeatWaveform, ConfigError, Measurement, MeasurementConfig,
-    MeasurementResult, MeasurementSummary, Recommendation, SiteCandidate, Status,
+    MeasurementResult, MeasurementSummary, Recommendation, RejectReason, SiteCandidate, Status,
 };
 use qrsd_pipeline::{Pipeline, PipelineConfig, PipelineError};
 use qrsd_synth::{
     generate, BeatClass as TrueClass, BeatTruth, NoiseConfig, PaceConfig, Rhythm, SynthConfig,
     SynthError, SynthRecording,
 };
+use std::collections::BTreeMap;
 
 /// Range of the sites' true paced QRSd, ms (issue 17: BiV-paced QRS of 100–180 ms).
 pub const SITE_QRSD_RANGE_MS: (f64, f64) = (100.0, 180.0);
@@ -35,6 +36,9 @@ pub const EMG_RANGE_UV: (f64, f64) = (2.0, 10.0);
 pub const RATE_RANGE_BPM: (f64, f64) = (60.0, 90.0);
 /// Range of the stimulus-to-QRS-onset latency, ms (typically 10–20, `PaceConfig` docs).
 pub const CAPTURE_LATENCY_RANGE_MS: (f64, f64) = (10.0, 20.0);
+/// Range of the V-V offsets of [`ProcedureSpec::with_vv_offsets`], ms (RV 20 ms first to LV
+/// 40 ms first, the usual programmed range after CRT optimisation).
+pub const VV_OFFSET_RANGE_MS: (f64, f64) = (-20.0, 40.0);
 /// Sampling rates mixed over the procedures (issue 17: 500 and 1000 Hz), alternating.
 pub const FS_HZ: [f64; 2] = [500.0, 1000.0];
 /// Signal before the operator presses *measure*, s: the pipeline's detector has learnt the
@@ -108,6 +112,8 @@ pub struct SiteSim {
     pub qrsd_ms: f64,
     /// Stimulus-to-QRS-onset latency, ms.
     pub capture_latency_ms: f64,
+    /// LV-RV offset, ms (positive: LV first); 0 unless [`ProcedureSpec::with_vv_offsets`].
+    pub vv_offset_ms: f64,
     /// Synthesiser seed of this site's recording.
     pub seed: u64,
 }
@@ -144,6 +150,7 @@ impl ProcedureSpec {
             .map(|k| SiteSim {
                 qrsd_ms: rng.uniform(SITE_QRSD_RANGE_MS),
                 capture_latency_ms: rng.uniform(CAPTURE_LATENCY_RANGE_MS),
+                vv_offset_ms: 0.0,
                 seed: seed0 + 1 + k as u64,
             })
             .collect();
@@ -156,6 +163,18 @@ impl ProcedureSpec {
             baseline_seed: seed0,
             sites,
         }
+    }
+
+    /// The same procedure with a programmed V-V offset per site, uniform in
+    /// [`VV_OFFSET_RANGE_MS`] in 10 ms steps (as devices program it); drawn from a stream of its
+    /// own, so that the other draws of procedure `index` stay the same. Not part of the issue's
+    /// check: a harder variant (the first of two stimuli is the reference, PRODUCT.md).
+    pub fn with_vv_offsets(mut self) -> Self {
+        let mut rng = SplitMix(!SEED_BASE ^ self.index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        for s in &mut self.sites {
+            s.vv_offset_ms = (rng.uniform(VV_OFFSET_RANGE_MS) / 10.0).round() * 10.0;
+        }
+        self
     }
 
     fn common(&self, seed: u64) -> SynthConfig {
@@ -192,6 +211,7 @@ impl ProcedureSpec {
             qrsd_ms: s.qrsd_ms,
             pace: PaceConfig {
                 capture_latency_ms: s.capture_latency_ms,
+                vv_offset_ms: s.vv_offset_ms,
                 ..PaceConfig::default()
             },
             ..self.common(s.seed)
@@ -210,6 +230,8 @@ pub struct SiteOutcome {
     pub true_lead_span_ms: Option<f64>,
     /// True first-stimulus-to-QRS-end, ms (paced recordings).
     pub true_stim_to_end_ms: Option<f64>,
+    /// True first-stimulus-to-QRS-onset (the capture latency, to whole samples), ms (paced).
+    pub true_stim_to_onset_ms: Option<f64>,
     /// Beats the measurement used whose truth is not the expected class (should be 0).
     pub used_wrong_class: usize,
     /// The measurement's result.
@@ -231,6 +253,18 @@ impl SiteOutcome {
             self.complete(),
             self.result.stim_to_end_ms,
             self.true_stim_to_end_ms,
+        ) {
+            (true, Some(m), Some(t)) => Some(m - t),
+            _ => None,
+        }
+    }
+
+    /// Measured − true stimulus-to-QRS-onset, ms (the onset's error alone), complete paced.
+    pub fn stim_to_onset_error_ms(&self) -> Option<f64> {
+        match (
+            self.complete(),
+            self.result.stim_to_onset_ms,
+            self.true_stim_to_onset_ms,
         ) {
             (true, Some(m), Some(t)) => Some(m - t),
             _ => None,
@@ -488,12 +522,20 @@ pub fn measure_recording(
         .iter()
         .filter_map(|t| t.stimulus_to_offset_ms(fs))
         .collect();
+    let mut sto: Vec<f64> = used
+        .iter()
+        .filter_map(|t| {
+            t.stimulus_sample
+                .map(|s| (t.onset_sample as f64 - s as f64) * ms)
+        })
+        .collect();
     Ok(SiteOutcome {
         // No beat of the expected class at all cannot happen with these configurations; NaN
         // would make every comparison with it fail, i.e. count against the product.
         true_qrsd_ms: median(&mut q).unwrap_or(f64::NAN),
         true_lead_span_ms: median(&mut span),
         true_stim_to_end_ms: median(&mut ste),
+        true_stim_to_onset_ms: median(&mut sto),
         used_wrong_class,
         result,
     })
@@ -572,6 +614,8 @@ pub struct SiteError {
     pub qrsd_error_ms: f64,
     /// Measured − true stimulus-to-QRS-end, ms (paced).
     pub stim_to_end_error_ms: Option<f64>,
+    /// Measured − true stimulus-to-QRS-onset, ms (paced).
+    pub stim_to_onset_error_ms: Option<f64>,
     /// Measured QRSd − true lead span, ms.
     pub lead_span_error_ms: Option<f64>,
 }
@@ -601,6 +645,15 @@ pub struct Figures {
     pub incomplete_baselines: usize,
     /// Used beats whose truth was not the expected class (fusion etc.; should be 0).
     pub used_wrong_class: usize,
+    /// Procedures whose recommendation carried the close-call warning.
+    pub close_calls: usize,
+    /// Beats the site measurements considered.
+    pub site_beats_seen: usize,
+    /// Of those, rejected, by reason (clean captured beats only are simulated: every rejection
+    /// is a beat the measurement could not use).
+    pub site_beats_rejected: BTreeMap<RejectReason, usize>,
+    /// Median per-site noise estimate (µV RMS) of every complete site.
+    pub site_noise_uv: Vec<f64>,
     /// Errors of every complete site.
     pub site_errors: Vec<SiteError>,
     /// Errors of every complete baseline.
@@ -613,6 +666,7 @@ fn site_error(fs_hz: f64, s: &SiteOutcome) -> Option<SiteError> {
         true_qrsd_ms: s.true_qrsd_ms,
         qrsd_error_ms: s.error_ms()?,
         stim_to_end_error_ms: s.stim_to_end_error_ms(),
+        stim_to_onset_error_ms: s.stim_to_onset_error_ms(),
         lead_span_error_ms: s.lead_span_error_ms(),
     })
 }
@@ -632,9 +686,15 @@ impl Figures {
         self.pairs += n;
         self.pairs_right += ok;
         self.pairs_missing += missing;
+        self.close_calls += usize::from(p.recommendation.close_call);
         let fs = p.spec.fs_hz;
         for s in &p.sites {
             self.sites += 1;
+            self.site_beats_seen += s.result.beats_seen;
+            for (r, n) in &s.result.beats_rejected.by_reason {
+                *self.site_beats_rejected.entry(*r).or_insert(0) += n;
+            }
+            self.site_noise_uv.extend(s.result.noise_uv);
             self.used_wrong_class += s.used_wrong_class;
             match site_error(fs, s) {
                 Some(e) => self.site_errors.push(e),
