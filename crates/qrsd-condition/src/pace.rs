@@ -278,9 +278,14 @@ impl PaceBlanker {
     fn output(&mut self, j: u64, now: u64, out_uv: &mut [f64]) {
         self.next_out = j + 1;
         let n = self.n_leads;
-        if j >= self.blank_start && j < self.blank_end && j > 0 {
+        if j >= self.blank_start && j < self.blank_end && j > 0 && self.blank_end > now {
+            // The first clean sample after the blank is not in yet (two stimuli merged into one
+            // window, or the end of input): hold the previous output rather than head for a
+            // sample that is still inside the blank (the second stimulus itself).
+            out_uv[..n].copy_from_slice(&self.last_out);
+        } else if j >= self.blank_start && j < self.blank_end && j > 0 {
             // Straight line from the previous output towards the first clean sample after the blank.
-            let base = self.slot(self.blank_end.min(now));
+            let base = self.slot(self.blank_end);
             let steps = (self.blank_end - j + 1) as f64;
             for ((out, prev), target) in out_uv[..n]
                 .iter_mut()
@@ -300,7 +305,12 @@ impl PaceBlanker {
     /// Record a stimulus starting at `start` whose last stimulus sample is before `end`.
     fn mark(&mut self, start: u64, end: u64, hardware: bool, event: &mut Option<PaceEvent>) {
         let new_end = end + self.blank as u64;
-        if start >= self.blank_end {
+        // A new window replaces the old one only once the old one has been output: a second
+        // stimulus within the look-ahead (BiV pacing with a V-V offset of up to ~10 ms) would
+        // otherwise un-blank the first, which then reached the filters at full amplitude and was
+        // delineated as the QRS. Until then the two windows merge (the ≤ 3 ms between them are
+        // bridged by the same straight line).
+        if start >= self.blank_end && self.next_out >= self.blank_end {
             self.blank_start = start;
         }
         self.blank_end = self.blank_end.max(new_end);
@@ -362,6 +372,30 @@ mod tests {
         );
         assert_eq!(out[310], x[310], "QRS must pass unchanged");
         assert_eq!(out.len(), x.len() - d);
+    }
+
+    #[test]
+    fn two_flagged_stimuli_a_few_ms_apart_are_both_blanked() {
+        // BiV pacing with a V-V offset: LV and RV stimuli (5 mV, with a recharge tail) flagged
+        // 0–20 ms apart, i.e. also within the blanker's look-ahead.
+        for fs in [500.0, 1000.0] {
+            for vv_ms in [0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 16.0, 20.0] {
+                let first = 100;
+                let second = first + (vv_ms * fs / 1000.0) as usize;
+                let mut x = vec![0.0; 400];
+                let mut flags = vec![false; x.len()];
+                for s in [first, second] {
+                    x[s] += 5000.0;
+                    flags[s] = true;
+                    for k in 1..20 {
+                        x[s + k] -= 250.0 * (-(k as f64) * 1000.0 / fs / 1.5).exp();
+                    }
+                }
+                let (out, _, _) = run(fs, &x, &flags);
+                let max = out.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+                assert!(max < 20.0, "{fs} Hz, V-V {vv_ms} ms: {max:.0} µV leaked");
+            }
+        }
     }
 
     #[test]
