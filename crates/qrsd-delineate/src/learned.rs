@@ -641,7 +641,7 @@ pub fn boundary_features(
 pub const MAX_BEYOND_OUTERMOST_MS: f64 = 10.0;
 
 /// Number of features of the global model.
-pub const N_GLOBAL_FEATURES: usize = 7;
+pub const N_GLOBAL_FEATURES: usize = 6;
 
 /// The features of one global edge from the per-lead boundaries of a beat, in oriented ms (an onset as
 /// is, an offset negated: outwards is negative): `corrected_sorted` ascending (the leads' boundaries as
@@ -649,13 +649,11 @@ pub const N_GLOBAL_FEATURES: usize = 7;
 /// leads the reference point is the 2nd-earliest, else the earliest (the ranked global boundary):
 /// the distances of the earliest, the 3rd-earliest and the median lead from it; how far the per-lead
 /// correction moved the leads on average (a slow foot moves them, a sharp edge does not); the lead
-/// count; the earliest boundary before correction; the QRSd the ranked boundaries span (so that a wide
-/// complex is not pulled towards the typical width). As `qrsd_eval::train` computes them for training.
-pub fn global_features(
-    corrected_sorted: &[f64],
-    rules: &[f64],
-    ranked_qrsd_ms: f64,
-) -> [f64; N_GLOBAL_FEATURES] {
+/// count; the earliest boundary before correction. As `qrsd_eval::train` computes them for training.
+/// (The QRSd the ranked boundaries span, as a 7th feature, lowered LUDB's out-of-fold site SD by
+/// 0.5 ms but split simulated LBBB baselines at 184 ms into −8 and +5…+14 ms: too few LUDB records
+/// that wide to learn from; 2026-12-07.)
+pub fn global_features(corrected_sorted: &[f64], rules: &[f64]) -> [f64; N_GLOBAL_FEATURES] {
     let n = corrected_sorted.len().min(rules.len());
     if n == 0 {
         return [0.0; N_GLOBAL_FEATURES];
@@ -676,7 +674,6 @@ pub fn global_features(
         mean(c) - mean(&rules[..n]),
         n as f64,
         rules_min - base,
-        ranked_qrsd_ms,
     ]
 }
 
@@ -735,16 +732,13 @@ mod tests {
         // 7 leads (≥ 6: the reference point is the 2nd-earliest), each corrected 5 ms earlier.
         let c = [0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0];
         let r: Vec<f64> = c.iter().rev().map(|v| v + 5.0).collect();
-        assert_eq!(
-            global_features(&c, &r, 120.0),
-            [-2.0, 2.0, 4.0, -5.0, 7.0, 3.0, 120.0]
-        );
+        assert_eq!(global_features(&c, &r), [-2.0, 2.0, 4.0, -5.0, 7.0, 3.0]);
         // 2 leads: the earliest is the reference point; the median is their mean.
         assert_eq!(
-            global_features(&[10.0, 14.0], &[10.0, 14.0], 90.0),
-            [0.0, 4.0, 2.0, 0.0, 2.0, 0.0, 90.0]
+            global_features(&[10.0, 14.0], &[10.0, 14.0]),
+            [0.0, 4.0, 2.0, 0.0, 2.0, 0.0]
         );
-        assert_eq!(global_features(&[], &[], 0.0), [0.0; N_GLOBAL_FEATURES]);
+        assert_eq!(global_features(&[], &[]), [0.0; N_GLOBAL_FEATURES]);
     }
 
     #[test]
@@ -789,9 +783,8 @@ mod tests {
                         (false, 18) => 2.0 + 6.0 * u,
                         (false, 19) => u * 2.0,
                         (false, _) => (u - 0.5) * 1.2,
-                        // Global: lead count, ranked QRSd (ms), distances (ms).
+                        // Global: lead count, distances (ms).
                         (true, 4) => (2.0 + 10.0 * u).round(),
-                        (true, 6) => 60.0 + 160.0 * u,
                         (true, _) => (u - 0.5) * 40.0,
                     }
                 });

@@ -602,15 +602,12 @@ impl Delineator {
         let mut r = [0.0f64; 64];
         let mut on = ons[k];
         let beyond = self.signed_samples(learned::MAX_BEYOND_OUTERMOST_MS);
-        // The width of the QRS the ranked boundaries span: wide complexes have longer slow feet and
-        // terminal forces than the typical beat, and a model that cannot see the width pulls them to it.
-        let ranked_qrsd_ms = offs[k].saturating_sub(ons[k]) as f64 * ms;
         if !paced {
             for i in 0..m {
                 c[i] = ons[i] as f64 * ms;
                 r[i] = rules_ons[i] as f64 * ms;
             }
-            let f = learned::global_features(&c[..m], &r[..m], ranked_qrsd_ms);
+            let f = learned::global_features(&c[..m], &r[..m]);
             let dt = self.signed_samples(self.models.global_correction_ms(Edge::Onset, &f));
             let earliest = ons[0] as i64 - beyond;
             on = (ons[k] as i64 + dt)
@@ -621,7 +618,7 @@ impl Delineator {
             c[i] = -(offs[i] as f64) * ms;
             r[i] = -(rules_offs[i] as f64) * ms;
         }
-        let f = learned::global_features(&c[..m], &r[..m], ranked_qrsd_ms);
+        let f = learned::global_features(&c[..m], &r[..m]);
         let dt = self.signed_samples(self.models.global_correction_ms(Edge::Offset, &f));
         let off = (offs[k] as i64 - dt)
             .min(offs[0] as i64 + beyond)

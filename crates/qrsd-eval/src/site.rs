@@ -37,6 +37,8 @@ pub struct RecordQrsd {
     pub median_error_ms: f64,
     /// Mean reference QRSd of the record's beats, ms.
     pub mean_ref_ms: f64,
+    /// Mean measured QRSd of the same beats, ms.
+    pub mean_measured_ms: f64,
     /// Beats with a value.
     pub beats: usize,
 }
@@ -50,6 +52,11 @@ pub struct SiteLevel {
     pub bins: [Stats; 4],
     /// Per beat, by the beat's own reference QRSd.
     pub beat_bins: [Stats; 4],
+    /// Per record again, binned by the record's mean *measured* QRSd: whether a reading of qrsd in a
+    /// band means the same to the cardiologists (calibration). Any estimator calibrated this way
+    /// shows a slope against the reference's bins of −(its per-record error variance) / (the
+    /// reference widths' variance), so the two views agree only when the per-record error is small.
+    pub measured_bins: [Stats; 4],
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -77,11 +84,14 @@ pub fn record_medians(per_record: &[(String, Tally)], lead: &str) -> Vec<RecordQ
         .filter_map(|(name, t)| {
             let e = t.errors.get(&key).filter(|e| !e.is_empty())?;
             let w = t.ref_qrsd_ms.get(lead)?;
+            let mean_ref_ms = w.iter().sum::<f64>() / w.len().max(1) as f64;
+            let mean_measured_ms = mean_ref_ms + e.iter().sum::<f64>() / e.len() as f64;
             let mut e = e.clone();
             Some(RecordQrsd {
                 record: name.clone(),
                 median_error_ms: median(&mut e),
-                mean_ref_ms: w.iter().sum::<f64>() / w.len().max(1) as f64,
+                mean_ref_ms,
+                mean_measured_ms,
                 beats: e.len(),
             })
         })
@@ -93,8 +103,10 @@ pub fn site_level(per_record: &[(String, Tally)], lead: &str) -> SiteLevel {
     let recs = record_medians(per_record, lead);
     let all: Vec<f64> = recs.iter().map(|r| r.median_error_ms).collect();
     let mut bins: [Vec<f64>; 4] = Default::default();
+    let mut measured_bins: [Vec<f64>; 4] = Default::default();
     for r in &recs {
         bins[bin_of(r.mean_ref_ms)].push(r.median_error_ms);
+        measured_bins[bin_of(r.mean_measured_ms)].push(r.median_error_ms);
     }
     let mut beat_bins: [Vec<f64>; 4] = Default::default();
     let key = format!("{lead}.qrsd");
@@ -109,6 +121,7 @@ pub fn site_level(per_record: &[(String, Tally)], lead: &str) -> SiteLevel {
         all: Stats::of(&all),
         bins: bins.map(|v| Stats::of(&v)),
         beat_bins: beat_bins.map(|v| Stats::of(&v)),
+        measured_bins: measured_bins.map(|v| Stats::of(&v)),
     }
 }
 
@@ -156,6 +169,7 @@ pub fn format_site_table(title: &str, per_record: &[(String, Tally)]) -> String 
         }
     };
     let mut beats = String::new();
+    let mut measured = String::new();
     for lead in SITE_LEADS {
         let sl = site_level(per_record, lead);
         s += &format!(
@@ -164,15 +178,20 @@ pub fn format_site_table(title: &str, per_record: &[(String, Tally)]) -> String 
             format!("{:+.1} ± {:.1} ({})", sl.all.mean, sl.all.sd, sl.all.n)
         );
         beats += &format!("{:<8} {:>20}", lead, "");
+        measured += &format!("{:<8} {:>20}", lead, "");
         for b in 0..4 {
             s += &format!(" {:>14}", cell(&sl.bins[b]));
             beats += &format!(" {:>14}", cell(&sl.beat_bins[b]));
+            measured += &format!(" {:>14}", cell(&sl.measured_bins[b]));
         }
         s += "\n";
         beats += "\n";
+        measured += "\n";
     }
     s += "per beat, binned by the beat's reference QRSd: mean error (beats)\n";
-    s + &beats
+    s += &beats;
+    s += "per record, binned by the record's measured QRSd (calibration): mean error (records)\n";
+    s + &measured
 }
 
 #[cfg(test)]
@@ -208,6 +227,8 @@ mod tests {
         assert!((s.all.mean + 4.0).abs() < 1e-9 && (s.all.sd - 6.0).abs() < 1e-9);
         assert_eq!((s.bins[0].n, s.bins[3].n), (1, 1));
         assert_eq!(s.bins[3].mean, -10.0);
+        // Measured widths: record a reads ~114 ms (mean error +14.7), b 150 ms.
+        assert_eq!((s.measured_bins[1].n, s.measured_bins[3].n), (1, 1));
         // The ≥ 150 ms bin misses its target, and so does the site mean (−4 beyond ±3); the
         // < 110 ms bin (+2) does not.
         let f = site_target_failures(&per_record);

@@ -287,14 +287,13 @@ fn global_rows(traced: &[(usize, Vec<TBeat>)], cases: &[Case]) -> [Dataset; 2] {
                     .iter()
                     .map(|&i| leads[i].5)
                     .fold(f64::NEG_INFINITY, f64::max);
-                let ranked_ms = -offs[k] - ons[k];
                 rows.push((
                     cases[*c].ludb,
                     b.paced,
                     ref_off - ref_on,
-                    global_features(&ons, &r_on, ranked_ms),
+                    global_features(&ons, &r_on),
                     ref_on - ons[k],
-                    global_features(&offs, &r_off, ranked_ms),
+                    global_features(&offs, &r_off),
                     -ref_off - offs[k],
                 ));
             }

@@ -340,6 +340,23 @@ fn print_report(rep: &EvalReport, cond: Conditioning, per_record: bool) {
         "{}",
         qrsd_eval::site::format_site_table("site level, all records", &rep.per_record)
     );
+    // Paced records one by one: each is one "site" of paced beats.
+    let paced: Vec<String> = qrsd_eval::site::record_medians(&rep.per_record, "GLOBAL")
+        .into_iter()
+        .filter(|r| qrsd_eval::LUDB_PACED.contains(&r.record.as_str()))
+        .map(|r| {
+            format!(
+                "{} {:+.1} ({:.0} ms)",
+                r.record, r.median_error_ms, r.mean_ref_ms
+            )
+        })
+        .collect();
+    if !paced.is_empty() {
+        println!(
+            "paced records, median global QRSd error (reference QRSd): {}",
+            paced.join(", ")
+        );
+    }
     println!(
         "speed: {:.1} s of 12-lead signal in {:.3} s of pipeline time = {:.0}x real time",
         rep.signal_seconds,
