@@ -3,7 +3,7 @@
 //! unknown keys are rejected so that a typo does not silently fall back to a default.
 
 use serde::{Deserialize, Serialize};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 /// The default TCP port of `qrsd serve` (fixed, so bookmarks and integrations keep working).
@@ -103,6 +103,86 @@ impl From<SourceSpec> for String {
     }
 }
 
+/// `--bind` / `server.bind`: an address, with or without a port — `127.0.0.1`, `127.0.0.1:7474`, `::1`,
+/// `[::1]` or `[::1]:7474` — because most services take `ADDR:PORT` and operators type it that way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct BindAddr {
+    /// The address to listen on.
+    pub ip: IpAddr,
+    /// The port, when given with the address; it wins over `server.port` (the `--port` flag clears it).
+    pub port: Option<u16>,
+}
+
+impl BindAddr {
+    /// An address without a port.
+    pub fn ip(ip: IpAddr) -> Self {
+        Self { ip, port: None }
+    }
+
+    /// Whether the address is loopback (anything else needs a token).
+    pub fn is_loopback(&self) -> bool {
+        self.ip.is_loopback()
+    }
+}
+
+impl std::str::FromStr for BindAddr {
+    type Err = ConfigError;
+    fn from_str(s: &str) -> Result<Self, ConfigError> {
+        let t = s.trim();
+        // A bare address, IPv6 included (`::1`: unambiguous without brackets, as it has no port).
+        if let Ok(ip) = t.parse::<IpAddr>() {
+            return Ok(Self::ip(ip));
+        }
+        // `ADDR:PORT` and `[V6]:PORT`.
+        if let Ok(sa) = t.parse::<SocketAddr>() {
+            return Ok(Self {
+                ip: sa.ip(),
+                port: Some(sa.port()),
+            });
+        }
+        // `[V6]` alone.
+        if let Some(ip) = t
+            .strip_prefix('[')
+            .and_then(|r| r.strip_suffix(']'))
+            .and_then(|r| r.parse::<Ipv6Addr>().ok())
+        {
+            return Ok(Self::ip(IpAddr::V6(ip)));
+        }
+        Err(ConfigError::Invalid(format!(
+            "bind {s:?}: expected ADDR or ADDR:PORT (127.0.0.1, 127.0.0.1:7474, ::1, [::1]:7474)"
+        )))
+    }
+}
+
+impl std::fmt::Display for BindAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.port {
+            Some(p) => SocketAddr::new(self.ip, p).fmt(f),
+            None => self.ip.fmt(f),
+        }
+    }
+}
+
+impl From<IpAddr> for BindAddr {
+    fn from(ip: IpAddr) -> Self {
+        Self::ip(ip)
+    }
+}
+
+impl TryFrom<String> for BindAddr {
+    type Error = ConfigError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<BindAddr> for String {
+    fn from(b: BindAddr) -> String {
+        b.to_string()
+    }
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
@@ -125,9 +205,10 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
-    /// Address to listen on. Anything but loopback requires `token`.
-    pub bind: IpAddr,
-    /// TCP port (0 = any free port, for tests).
+    /// Address to listen on, optionally with its port (`ADDR` or `ADDR:PORT`). Anything but loopback
+    /// requires `token`.
+    pub bind: BindAddr,
+    /// TCP port when `bind` names none (0 = any free port, for tests).
     pub port: u16,
     /// Bearer token required on every `/api` route when set (`Authorization: Bearer <token>`; the
     /// WebSocket also accepts `?token=`). Prefer `token_file` or `QRSD_TOKEN` over a literal here.
@@ -149,7 +230,7 @@ pub struct ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
-            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            bind: BindAddr::ip(IpAddr::V4(Ipv4Addr::LOCALHOST)),
             port: DEFAULT_PORT,
             token: None,
             token_file: None,
@@ -306,10 +387,33 @@ impl Default for StorageConfig {
 impl Config {
     /// Parse TOML text.
     pub fn from_toml(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        toml::from_str(text).map_err(|e| ConfigError::Parse {
+        let parse_err = |e: toml::de::Error| ConfigError::Parse {
             path: path.to_path_buf(),
             message: e.to_string(),
-        })
+        };
+        let c: Config = toml::from_str(text).map_err(parse_err)?;
+        // `bind = "ADDR:PORT"` together with `port = N` names the port twice; which one was meant is
+        // anyone's guess, so say so instead of silently taking one (`port` has a default, so only the
+        // raw table tells whether it was written).
+        if let Some(bp) = c.server.bind.port {
+            let raw: toml::Table = toml::from_str(text).map_err(parse_err)?;
+            let port_written = raw
+                .get("server")
+                .and_then(|s| s.get("port"))
+                .and_then(toml::Value::as_integer);
+            if let Some(p) = port_written {
+                if p != i64::from(bp) {
+                    return Err(ConfigError::Parse {
+                        path: path.to_path_buf(),
+                        message: format!(
+                            "server.bind {} names port {bp} but server.port is {p}: give the port once",
+                            c.server.bind
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(c)
     }
 
     /// Read and parse a TOML file.
@@ -321,9 +425,22 @@ impl Config {
         Self::from_toml(&text, path)
     }
 
-    /// The socket address to listen on.
+    /// The socket address to listen on: `bind`'s port when it names one, else `port`.
     pub fn bind_addr(&self) -> SocketAddr {
-        SocketAddr::new(self.server.bind, self.server.port)
+        let b = self.server.bind;
+        SocketAddr::new(b.ip, b.port.unwrap_or(self.server.port))
+    }
+
+    /// Apply the command line's `--bind` and `--port`: `--bind` replaces the address (and the port,
+    /// when it names one); `--port` overrides every other port.
+    pub fn override_bind(&mut self, bind: Option<BindAddr>, port: Option<u16>) {
+        if let Some(b) = bind {
+            self.server.bind = b;
+        }
+        if let Some(p) = port {
+            self.server.port = p;
+            self.server.bind.port = None;
+        }
     }
 
     /// Resolve `token_file` (and the `QRSD_TOKEN` environment variable when no token is set) into
@@ -356,7 +473,7 @@ impl Config {
             return bad(format!(
                 "refusing to listen on {} (not loopback) without a token: set server.token_file, \
                  server.token or QRSD_TOKEN, or bind 127.0.0.1",
-                self.server.bind
+                self.server.bind.ip
             ));
         }
         if let Some(t) = &self.server.token {
@@ -444,6 +561,96 @@ mod tests {
         assert!(c.validate().is_err());
         c.server.token = Some("0123456789abcdef0123".into());
         c.validate().unwrap();
+    }
+
+    fn bind(s: &str) -> BindAddr {
+        s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn bind_forms() {
+        let v4 = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let v6 = IpAddr::V6(Ipv6Addr::LOCALHOST);
+        for (text, ip, port) in [
+            ("127.0.0.1", v4, None),
+            (" 127.0.0.1 ", v4, None),
+            ("127.0.0.1:7474", v4, Some(7474)),
+            ("127.0.0.1:0", v4, Some(0)),
+            (
+                "0.0.0.0:8080",
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                Some(8080),
+            ),
+            ("::1", v6, None),
+            ("[::1]", v6, None),
+            ("[::1]:7474", v6, Some(7474)),
+            ("::", IpAddr::V6(Ipv6Addr::UNSPECIFIED), None),
+        ] {
+            assert_eq!(bind(text), BindAddr { ip, port }, "{text}");
+            // What it prints parses back to itself (the config file round-trips it).
+            assert_eq!(bind(&bind(text).to_string()), bind(text), "{text}");
+        }
+        assert_eq!(bind("[::1]:7474").to_string(), "[::1]:7474");
+        assert_eq!(bind("[::1]").to_string(), "::1");
+        // Without brackets an IPv6 port cannot be told from the address: `::1:7474` is the address
+        // ::1:7474, as everywhere else (hence the brackets in `[::1]:7474`).
+        assert_eq!(bind("::1:7474").port, None);
+        for bad in [
+            "",
+            "localhost",
+            "127.0.0.1:",
+            "127.0.0.1:65536",
+            "127.0.0.1:port",
+            "[127.0.0.1]",
+            "[::1",
+            "1.2.3",
+        ] {
+            let e = bad.parse::<BindAddr>().unwrap_err().to_string();
+            assert!(e.contains("ADDR:PORT"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn bind_port_and_port_flag() {
+        let mut c = Config::default();
+        assert_eq!(c.bind_addr().to_string(), "127.0.0.1:7474");
+        // --bind ADDR keeps the configured port; --bind ADDR:PORT brings its own.
+        c.override_bind(Some(bind("127.0.0.2")), None);
+        assert_eq!(c.bind_addr().to_string(), "127.0.0.2:7474");
+        c.override_bind(Some(bind("[::1]:9000")), None);
+        assert_eq!(c.bind_addr().to_string(), "[::1]:9000");
+        // --port still overrides, whichever way the port came.
+        c.override_bind(None, Some(9100));
+        assert_eq!(c.bind_addr().to_string(), "[::1]:9100");
+        c.override_bind(Some(bind("127.0.0.1:9000")), Some(0));
+        assert_eq!(c.bind_addr().to_string(), "127.0.0.1:0");
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn bind_in_config_file() {
+        let p = Path::new("x.toml");
+        let c = Config::from_toml("[server]\nbind = \"127.0.0.1:9001\"\n", p).unwrap();
+        assert_eq!(c.bind_addr().to_string(), "127.0.0.1:9001");
+        let c = Config::from_toml("[server]\nbind = \"[::1]:9002\"\n", p).unwrap();
+        assert_eq!(c.bind_addr().to_string(), "[::1]:9002");
+        c.validate().unwrap();
+        let c = Config::from_toml("[server]\nbind = \"::1\"\nport = 9003\n", p).unwrap();
+        assert_eq!(c.bind_addr().to_string(), "[::1]:9003");
+        // The same port twice is fine; two different ones are refused, naming both.
+        let c = Config::from_toml("[server]\nbind = \"127.0.0.1:9004\"\nport = 9004\n", p);
+        assert_eq!(c.unwrap().bind_addr().port(), 9004);
+        let e = Config::from_toml("[server]\nbind = \"127.0.0.1:9005\"\nport = 9006\n", p)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("9005") && e.contains("9006"), "{e}");
+        let e = Config::from_toml("[server]\nbind = \"127.0.0.1:x\"\n", p)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ADDR:PORT"), "{e}");
+        // A non-loopback address with a port still needs a token.
+        let c = Config::from_toml("[server]\nbind = \"0.0.0.0:7474\"\n", p).unwrap();
+        assert!(c.validate().is_err());
     }
 
     #[test]

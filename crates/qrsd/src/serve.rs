@@ -6,9 +6,8 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
-use qrsd_server::{Config, SourceSpec};
+use qrsd_server::{BindAddr, Config, SourceSpec};
 use std::io::IsTerminal;
-use std::net::IpAddr;
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -19,10 +18,11 @@ pub struct ServeArgs {
     /// Source: sim, serial:PATH or replay:PATH [default: sim].
     #[arg(long, value_name = "SPEC")]
     source: Option<String>,
-    /// Address to listen on [default: 127.0.0.1]; any other needs a token (QRSD_TOKEN or the config).
-    #[arg(long)]
-    bind: Option<IpAddr>,
-    /// TCP port [default: 7474].
+    /// Address to listen on, ADDR or ADDR:PORT (127.0.0.1:7474, [::1]:7474) [default: 127.0.0.1];
+    /// any other than loopback needs a token (QRSD_TOKEN or the config).
+    #[arg(long, value_name = "ADDR[:PORT]")]
+    bind: Option<BindAddr>,
+    /// TCP port, over any port given with --bind or in the config [default: 7474].
     #[arg(long)]
     port: Option<u16>,
     /// Data folder: database and recordings [default: ./qrsd-data].
@@ -48,12 +48,7 @@ fn config(a: &ServeArgs) -> Result<Config> {
     if let Some(s) = &a.source {
         c.source.spec = SourceSpec::parse(s)?;
     }
-    if let Some(b) = a.bind {
-        c.server.bind = b;
-    }
-    if let Some(p) = a.port {
-        c.server.port = p;
-    }
+    c.override_bind(a.bind, a.port);
     if let Some(d) = &a.data {
         c.storage.data_dir = d.clone();
     }
