@@ -111,6 +111,10 @@ pub struct RecorderOptions {
     pub flush_interval: Duration,
     /// Annotate pacing stimuli from the hardware pace flag (default true).
     pub annotate_pace: bool,
+    /// The recording program's version, written into the header as `# qrsd recorder <this>` so that a
+    /// recording names the build that made it (the `qrsd` binary passes `0.1.0 (commit 1a2b3c4d5e6f)`;
+    /// default: this crate's version).
+    pub software_version: String,
 }
 
 impl Default for RecorderOptions {
@@ -120,6 +124,7 @@ impl Default for RecorderOptions {
             lsb_nv: 100.0,
             flush_interval: Duration::from_secs(1),
             annotate_pace: true,
+            software_version: env!("CARGO_PKG_VERSION").to_string(),
         }
     }
 }
@@ -236,6 +241,8 @@ struct Segment {
     dir: PathBuf,
     name: String,
     info: StreamInfo,
+    /// [`RecorderOptions::software_version`], for the header.
+    software_version: String,
     start: SystemTime,
     gain: f64,
     dat_path: PathBuf,
@@ -293,6 +300,7 @@ impl Segment {
         let n_sig = info.lead_names.len();
         let mut seg = Segment {
             dir: dir.to_path_buf(),
+            software_version: opts.software_version.clone(),
             name,
             start: SystemTime::now(),
             gain: 1.0e6 / opts.lsb_nv,
@@ -346,7 +354,10 @@ impl Segment {
             ));
         }
         let clean = |s: &str| -> String { s.chars().filter(|c| !c.is_control()).collect() };
-        t.push_str(&format!("# qrsd recorder {}\n", env!("CARGO_PKG_VERSION")));
+        t.push_str(&format!(
+            "# qrsd recorder {}\n",
+            clean(&self.software_version)
+        ));
         t.push_str(&format!("# source: {}\n", clean(&self.info.description)));
         if let Some(fw) = &self.info.firmware {
             t.push_str(&format!("# firmware: {}\n", clean(fw)));

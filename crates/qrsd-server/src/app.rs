@@ -234,7 +234,8 @@ async fn healthz(State(st): State<AppState>) -> Response {
     let snap = st.source_snapshot();
     let body = serde_json::json!({
         "status": "ok",
-        "version": env!("CARGO_PKG_VERSION"),
+        "version": st.inner.cfg.build.version,
+        "commit": st.inner.cfg.build.commit,
         "source": snap.status.state.as_str(),
         "uptime_s": st.inner.started.elapsed().as_secs_f64(),
     });

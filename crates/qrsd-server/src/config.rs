@@ -183,10 +183,43 @@ impl From<BindAddr> for String {
     }
 }
 
+/// Which build of qrsd is serving: `/healthz` and the WebSocket `hello` show it, each procedure stores
+/// it, its report prints it, and live recordings carry it in their header, so that every figure can be
+/// traced to the code that measured it. The `qrsd` binary fills it from its build script (the git
+/// commit); a program embedding this crate without saying gets this crate's version and commit
+/// `unknown`. Not part of the file (it describes the program, not its settings).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Build {
+    /// Package version (`0.1.0`).
+    pub version: String,
+    /// Short git commit the program was built from, `-dirty` when the tree differed from it, or
+    /// `unknown`.
+    pub commit: String,
+}
+
+impl Default for Build {
+    fn default() -> Self {
+        Self {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            commit: "unknown".to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for Build {
+    /// `0.1.0 (commit 1a2b3c4d5e6f)`, as `qrsd --version` prints it after the name.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (commit {})", self.version, self.commit)
+    }
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
+    /// The build that serves (not read from the file).
+    #[serde(skip)]
+    pub build: Build,
     /// Listening address and access control.
     pub server: ServerConfig,
     /// The sample source.

@@ -25,6 +25,6 @@ pub mod server;
 pub mod state;
 pub mod workflow;
 
-pub use config::{BindAddr, Config, SourceSpec, DEFAULT_PORT};
+pub use config::{BindAddr, Build, Config, SourceSpec, DEFAULT_PORT};
 pub use hub::Hub;
 pub use server::{run, start, Running, StartError};

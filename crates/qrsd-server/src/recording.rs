@@ -44,14 +44,21 @@ impl LiveSink for Sink {
 
 /// Start recording into `<data_dir>/recordings`; `None` (logged) when the recorder cannot start —
 /// measuring goes on without a recording.
-pub fn start(data_dir: &Path) -> (RecordingHandle, Option<Box<dyn LiveSink>>) {
+pub fn start(
+    data_dir: &Path,
+    build: &crate::Build,
+) -> (RecordingHandle, Option<Box<dyn LiveSink>>) {
     let dir: PathBuf = data_dir.join("recordings");
     let h = RecordingHandle::default();
     if let Err(e) = std::fs::create_dir_all(&dir) {
         tracing::warn!(error = %e, dir = %dir.display(), "no recording: cannot create folder");
         return (h, None);
     }
-    let rec = match Recorder::new(&dir, RecorderOptions::default()) {
+    let opts = RecorderOptions {
+        software_version: build.to_string(),
+        ..RecorderOptions::default()
+    };
+    let rec = match Recorder::new(&dir, opts) {
         Ok(r) => r,
         Err(e) => {
             tracing::warn!(error = %e, "no recording: recorder did not start");

@@ -949,11 +949,15 @@ pub fn render(report: &Value) -> String {
     // Technical details.
     out.push_str("<h2>Recording and settings</h2><div class=\"settings\">");
     let sw = match get(report, &["software"]) {
-        Some(s @ Value::Object(_)) => [text_of(s, &["name"]), text_of(s, &["version"])]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" "),
+        Some(s @ Value::Object(_)) => [
+            text_of(s, &["name"]),
+            text_of(s, &["version"]),
+            text_of(s, &["commit"]).map(|c| format!("(commit {c})")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" "),
         Some(Value::String(s)) => s.clone(),
         _ => text_of(report, &["software_version", "version"])
             .map(|v| format!("qrsd {v}"))

@@ -166,7 +166,7 @@ pub async fn start(mut cfg: Config) -> Result<Running, StartError> {
     }));
     let mut sinks: Vec<Box<dyn LiveSink>> = Vec::new();
     let recording = if cfg.storage.record {
-        let (h, sink) = crate::recording::start(&cfg.storage.data_dir);
+        let (h, sink) = crate::recording::start(&cfg.storage.data_dir, &cfg.build);
         sinks.extend(sink);
         h
     } else {

@@ -117,7 +117,8 @@ impl AppState {
         json!({
             "type": "hello",
             "seq": self.inner.hub.last_seq(),
-            "version": env!("CARGO_PKG_VERSION"),
+            "version": self.inner.cfg.build.version,
+            "commit": self.inner.cfg.build.commit,
             "source": self.source_json(),
             "active_measurement": self.inner.workflow.active_id(),
         })

@@ -311,7 +311,7 @@ impl Workflow {
             case_id: r.case_id.trim().to_string(),
             source,
             filter_settings: self.filter_settings(),
-            software_version: env!("CARGO_PKG_VERSION").to_string(),
+            software_version: self.cfg.build.to_string(),
         };
         blocking(move || {
             let mut s = lock(&store);
@@ -555,8 +555,8 @@ impl Workflow {
             Ok(json!({
                 "report_version": 1,
                 "generated_at": qrsd_store::now_rfc3339(),
-                "software": {"name": "qrsd", "version": env!("CARGO_PKG_VERSION"),
-                    "schema_version": qrsd_store::SCHEMA_VERSION},
+                "software": {"name": "qrsd", "version": cfg.build.version,
+                    "commit": cfg.build.commit, "schema_version": qrsd_store::SCHEMA_VERSION},
                 "procedure": proc_,
                 "chosen_site_id": view.procedure.chosen_site_id,
                 "baseline": v["baseline"].take(),

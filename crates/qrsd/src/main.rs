@@ -19,10 +19,30 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
+/// The git commit this binary was built from (build.rs): short hash, `-dirty` when its sources
+/// differed from it, or `unknown`.
+pub const COMMIT: &str = env!("QRSD_COMMIT");
+
+/// `qrsd --version`: the version and the commit, e.g. `qrsd 0.1.0 (commit 1a2b3c4d5e6f)`.
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("QRSD_COMMIT"),
+    ")"
+);
+
+/// This build, as the service, the recorder and the analyze JSON report it.
+pub fn build() -> qrsd_server::Build {
+    qrsd_server::Build {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        commit: COMMIT.to_string(),
+    }
+}
+
 #[derive(Parser)]
 #[command(
     name = "qrsd",
-    version,
+    version = LONG_VERSION,
     about = "QRS duration measurement for CRT implantation"
 )]
 struct Cli {
@@ -192,7 +212,19 @@ fn analyze(a: AnalyzeArgs) -> Result<()> {
     if a.json {
         // Written as it is serialised: a day-long recording's document is tens of megabytes.
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        serde_json::to_writer(&mut out, &analysis)?;
+        // `software` first: a reader of a long document sees which build made it without the beats.
+        #[derive(serde::Serialize)]
+        struct Doc<'a> {
+            software: serde_json::Value,
+            #[serde(flatten)]
+            analysis: &'a qrsd_pipeline::Analysis,
+        }
+        let doc = Doc {
+            software: serde_json::json!({"name": "qrsd", "version": env!("CARGO_PKG_VERSION"),
+                "commit": COMMIT}),
+            analysis: &analysis,
+        };
+        serde_json::to_writer(&mut out, &doc)?;
         writeln!(out)?;
         out.flush()?;
         return Ok(());

@@ -117,6 +117,7 @@ pub fn run(a: RecordArgs) -> Result<()> {
         &a.out,
         RecorderOptions {
             record_name: a.name.clone(),
+            software_version: crate::build().to_string(),
             ..RecorderOptions::default()
         },
     )

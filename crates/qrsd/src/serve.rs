@@ -61,6 +61,7 @@ fn config(a: &ServeArgs) -> Result<Config> {
     if a.no_record {
         c.storage.record = false;
     }
+    c.build = crate::build();
     Ok(c)
 }
 
