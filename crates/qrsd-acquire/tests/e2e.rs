@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::bins::bins;
-use common::temp_dir;
+use common::{check_recording, temp_dir};
 use qrsd_acquire::{
     derive_12, leads::LEAD_NAMES_12, spawn, GapReason, Recorder, RecorderOptions, RecorderThread,
     RecordingSummary, SerialOptions, SerialSource, SourceEvent, SourceStatus,
@@ -526,26 +526,10 @@ fn link_faults_are_survived_counted_and_annotated() {
         .map(|(at, n, r)| (*at, format!("gap {} {n}", r.as_str())))
         .collect();
     assert_eq!(gap_anns, want);
-    let out = Command::new("python3")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/check_recording.py"))
-        .arg(&seg.hea_path)
-        .args([
-            "--json",
-            "--channels",
-            "8",
-            "--fs",
-            "500",
-            "--gain",
-            "10000",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
+    let j = check_recording(
+        &seg.hea_path,
+        &["--channels", "8", "--fs", "500", "--gain", "10000"],
     );
-    let j: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(j["sig_len"].as_u64().unwrap(), total);
     assert_eq!(j["invalid_samples"]["V6"].as_u64().unwrap(), missing);
     assert_eq!(

@@ -5,11 +5,10 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::temp_dir;
+use common::{check_recording, temp_dir};
 use qrsd_acquire::{
     spawn, Chunk, GapReason, Recorder, RecorderOptions, RecorderThread, SimOptions, SimSource,
     SourceEvent, Speed, StreamInfo,
@@ -51,28 +50,6 @@ pub fn value(k: u64, l: usize) -> f32 {
         return f32::NAN;
     }
     ((k as f32) * 0.37 + l as f32 * 1000.0).sin() * 3000.0 + (l as f32) * 12.3
-}
-
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/check_recording.py")
-}
-
-/// Run scripts/check_recording.py (Python wfdb) and return its JSON summary.
-fn python_check(hea: &Path, args: &[&str]) -> serde_json::Value {
-    let out = Command::new("python3")
-        .arg(script())
-        .arg(hea)
-        .arg("--json")
-        .args(args)
-        .output()
-        .expect("python3");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "check_recording.py failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_str(stdout.trim()).unwrap()
 }
 
 #[test]
@@ -183,7 +160,7 @@ fn round_trip_with_gaps_lead_off_and_pace() {
     assert!(stim.iter().all(|a| a.num == 2));
 
     // Python wfdb agrees.
-    let j = python_check(
+    let j = check_recording(
         &hea,
         &[
             "--channels",
@@ -393,7 +370,7 @@ fn kill_9_leaves_a_readable_recording() {
     let st = Command::new("kill")
         .args(["-9", &child.id().to_string()])
         .status()
-        .unwrap();
+        .expect("running `kill` (procps)");
     assert!(st.success());
     let _ = child.wait();
     while let Ok(r) = rx.try_recv() {
@@ -411,7 +388,7 @@ fn kill_9_leaves_a_readable_recording() {
     assert!(sent_1s_before >= 2000, "child too slow: {sent_1s_before}");
 
     let hea = dir.join("crash.hea");
-    let j = python_check(
+    let j = check_recording(
         &hea,
         &[
             "--channels",

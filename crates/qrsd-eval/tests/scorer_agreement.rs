@@ -44,17 +44,30 @@ fn rust_evaluation_equals_reference_scorer() {
     std::fs::create_dir_all(&json).unwrap();
     let cfg = PipelineConfig::new(500.0, Vec::new());
     let rep = evaluate_ludb(&sub, &cfg, Conditioning::Causal, None, Some(&json)).unwrap();
-    let py = Command::new("python3")
+    // QRSD_PYTHON: scripts/test.sh points it at the project's venv, which has the pinned wfdb.
+    let python = std::env::var("QRSD_PYTHON").unwrap_or_else(|_| "python3".into());
+    let py = Command::new(&python)
         .arg(&scorer)
         .arg(&sub)
         .arg(&json)
         .arg("--json")
         .output()
-        .unwrap();
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run Python `{python}` for the reference scorer ({e}): install python3, or \
+                 run ./scripts/test.sh, which makes .venv and sets QRSD_PYTHON"
+            )
+        });
+    let stderr = String::from_utf8_lossy(&py.stderr);
+    assert!(
+        !stderr.contains("No module named"),
+        "`{python}` lacks Python wfdb, which the reference scorer needs: run ./scripts/test.sh (it \
+         makes .venv and sets QRSD_PYTHON), or `{python} -m pip install -r tests/requirements.txt`\n{stderr}"
+    );
     assert!(
         py.status.success(),
-        "scorer failed (is Python wfdb installed?): {}",
-        String::from_utf8_lossy(&py.stderr)
+        "the reference scorer failed ({}): {stderr}",
+        py.status
     );
     let v: serde_json::Value = serde_json::from_slice(&py.stdout).unwrap();
     assert_eq!(v["tp"].as_u64().unwrap() as usize, rep.all.tp);
