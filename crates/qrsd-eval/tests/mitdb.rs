@@ -82,3 +82,24 @@ fn record_217_paced_and_fusion_beats() {
         "fusion classed paced {fusion_paced:.1}%"
     );
 }
+
+#[test]
+fn record_217_paced_beats_through_12_db_noise() {
+    let dir = mitdb_dir();
+    let only = ["217".to_string()];
+    let noise = NoiseStress {
+        snr_db: 12.0,
+        noise_records: vec![dir.join("bw.hea"), dir.join("ma.hea")],
+    };
+    let rep = evaluate_mitdb(&dir, &cfg(), Some(&only), Some(&noise)).unwrap();
+    let c = &rep.gross;
+    // Today 79.2 % of `/` paced and 3.9 % of `f` (noise hides the spike or changes the shape in the
+    // noisy segments; docs/validation.md).
+    let (_, paced) = c.share(Group::Paced, BeatClass::Paced);
+    assert!(paced >= 76.0, "paced beats classed paced {paced:.1}%");
+    let (_, fusion_paced) = c.share(Group::PacedFusion, BeatClass::Paced);
+    assert!(
+        fusion_paced <= 6.0,
+        "fusion classed paced {fusion_paced:.1}%"
+    );
+}

@@ -545,9 +545,14 @@ impl Pipeline {
                 window: &self.window,
                 len,
                 r_index: dl.r_index,
+                onset_index: dl.global.onset,
                 fs_hz: self.cfg.fs_hz,
             },
         );
+        // Paced by its recorded spike and morphology (no stimulus known): the spike's foot is the
+        // stimulus, so that stimulus-to-QRS-end can be measured.
+        let pace_sample =
+            pace_sample.or_else(|| self.classifier.unflagged_stimulus().map(to_sample));
         out.push(Beat {
             r_sample,
             class,
