@@ -8,8 +8,9 @@
 //! (`qrsd eval ludb DIR --train-out FILE`): one deterministic path from data to the file.
 //!
 //! The width prior: LUDB's beats are mostly 80–110 ms wide, so a correction fitted to them pulls every
-//! QRS towards that width (wide ones come out short, narrow ones long). Rows are therefore weighted so
-//! that each reference-width band (< 110, 110–130, 130–150, ≥ 150 ms) carries the same total weight.
+//! QRS towards that width (wide ones come out short, narrow ones long). LUDB rows are therefore
+//! weighted so that each reference-width band (< 110, 110–130, 130–150, ≥ 150 ms) carries the same
+//! total weight (time-stretched copies of the records were tried too, [`STRETCHES`]).
 
 use crate::gbm::{self, Dataset, GbmParams, Loss};
 use crate::site::WIDTH_BINS_MS;
@@ -322,6 +323,30 @@ fn global_rows(traced: &[(usize, Vec<TBeat>)], cases: &[Case]) -> [Dataset; 2] {
     sets
 }
 
+/// Time-stretch factors of the LUDB records used for training (1 = as recorded; a factor s adds a
+/// copy of every record slowed down s× with its marks, so that a wide QRS is not rare in training).
+/// Measured 2026-12-07, out of fold, global QRSd by reference width band (< 110, 110–130, 130–150,
+/// ≥ 150 ms): without copies +9.1 / +2.5 / −5.1 / −12.1 ms; {1, 1.5} +7.7 / +4.9 / −2.6 / −4.5;
+/// {1, 1.3, 1.6} +8.6 / +5.2 / −2.5 / −3.9. Not adopted: with the copies the simulator's sharp-edged
+/// beats came out 5–10 ms long (LBBB 190 ms, BiV 100 ms, 5–10 µV EMG) while its slow-footed ones
+/// stayed 6–12 ms short: the forest learned a width prior, not to read the edge.
+pub const STRETCHES: [f64; 1] = [1.0];
+
+/// `x` slowed down by `s` (`y(n) = x(n / s)`, linear interpolation): every wave `s` times wider, as
+/// if conduction were `s` times slower, at the same sampling rate.
+fn stretch(x: &[f32], s: f64) -> Vec<f32> {
+    let n = ((x.len() as f64 - 1.0) * s).floor() as usize + 1;
+    (0..n)
+        .map(|i| {
+            let t = i as f64 / s;
+            let j = (t.floor() as usize).min(x.len() - 1);
+            let f = (t - j as f64) as f32;
+            let b = x[(j + 1).min(x.len() - 1)];
+            x[j] + f * (b - x[j])
+        })
+        .collect()
+}
+
 /// The training recordings: LUDB's records (all 12 leads, with their annotations) and the synthetic
 /// set (intrinsic and BiV-paced, 100–160 ms, sharp and LUDB-like edges, 250–1000 Hz, 2–20 µV EMG).
 fn cases(db_dir: &Path) -> Result<Vec<Case>, EvalError> {
@@ -340,7 +365,7 @@ fn cases(db_dir: &Path) -> Result<Vec<Case>, EvalError> {
                 record: name.clone(),
                 source,
             })?;
-        let per_lead = r
+        let per_lead: Vec<Vec<RefQrs>> = r
             .leads
             .iter()
             .map(|l| {
@@ -351,12 +376,38 @@ fn cases(db_dir: &Path) -> Result<Vec<Case>, EvalError> {
                     .unwrap_or_default()
             })
             .collect();
+        let lead_names: Vec<String> = r.leads.iter().map(|l| l.name.clone()).collect();
+        let leads: Vec<Vec<f32>> = r.leads.into_iter().map(|l| l.samples_uv).collect();
+        for &s in STRETCHES.iter().filter(|s| **s != 1.0) {
+            out.push(Case {
+                name: name.clone(),
+                ludb: true,
+                fs_hz: r.fs_hz,
+                lead_names: lead_names.clone(),
+                leads: leads.iter().map(|x| stretch(x, s)).collect(),
+                pace_flags: None,
+                reference: Reference::Ludb(
+                    per_lead
+                        .iter()
+                        .map(|v: &Vec<RefQrs>| {
+                            v.iter()
+                                .map(|q| RefQrs {
+                                    onset: (q.onset as f64 * s).round() as i64,
+                                    peak: (q.peak as f64 * s).round() as i64,
+                                    offset: (q.offset as f64 * s).round() as i64,
+                                })
+                                .collect()
+                        })
+                        .collect(),
+                ),
+            });
+        }
         out.push(Case {
             name,
             ludb: true,
             fs_hz: r.fs_hz,
-            lead_names: r.leads.iter().map(|l| l.name.clone()).collect(),
-            leads: r.leads.into_iter().map(|l| l.samples_uv).collect(),
+            lead_names,
+            leads,
             pace_flags: None,
             reference: Reference::Ludb(per_lead),
         });
@@ -461,6 +512,7 @@ pub fn train_all(db_dir: &Path) -> Result<Arc<Models>, EvalError> {
     let rules = rules_traces(&cases);
     let n_ludb = cases.iter().filter(|c| c.ludb).count();
     let about = describe(n_ludb, cases.len() - n_ludb, "all records");
+    let about = format!("{about}; LUDB also time-stretched by {STRETCHES:?}");
     Ok(train(&cases, &rules, &|_| true, about))
 }
 
@@ -483,11 +535,12 @@ pub fn fold_of(names: &[String]) -> Vec<(String, usize)> {
 pub fn cross_validate(db_dir: &Path, cfg: &PipelineConfig) -> Result<EvalReport, EvalError> {
     let cases = cases(db_dir)?;
     let rules = rules_traces(&cases);
-    let names: Vec<String> = cases
-        .iter()
-        .filter(|c| c.ludb)
-        .map(|c| c.name.clone())
-        .collect();
+    let mut names: Vec<String> = Vec::new();
+    for c in cases.iter().filter(|c| c.ludb) {
+        if !names.contains(&c.name) {
+            names.push(c.name.clone());
+        }
+    }
     let folds = fold_of(&names);
     let fold_by_name = |n: &str| folds.iter().find(|(m, _)| m == n).map(|(_, f)| *f);
     let mut rep = EvalReport::default();
