@@ -31,8 +31,9 @@ fn mitdb_detection_and_class_do_not_regress() {
     assert!(g.se() >= 99.7, "QRS Se {:.2}%", g.se());
     assert!(g.ppv() >= 99.3, "QRS PPV {:.2}%", g.ppv());
     let u = &rep.gross_unpaced;
-    assert!(u.veb_se() >= 88.0, "VEB Se {:.2}%", u.veb_se());
-    assert!(u.veb_ppv() >= 57.0, "VEB PPV {:.2}%", u.veb_ppv());
+    // Today 89.77 % / 78.64 % (58.40 % before alternate conducted shapes were kept).
+    assert!(u.veb_se() >= 89.0, "VEB Se {:.2}%", u.veb_se());
+    assert!(u.veb_ppv() >= 77.0, "VEB PPV {:.2}%", u.veb_ppv());
 }
 
 /// `(SNR dB, min Se %, min PPV %)` of the bw+ma noise-stress variants of 118 and 119.
