@@ -161,6 +161,18 @@ impl Confusion {
         pct(self.tp(), self.tp() + self.fp())
     }
 
+    /// QRS Se and PPV, %, with detections classed `unknown` (not delineated: mostly noise) taken as
+    /// labelled noise — left out, not counted as beats: a matched one becomes a miss, an unmatched one
+    /// is no false beat. The "report both ways".
+    pub fn se_ppv_unknown_as_noise(&self) -> (f64, f64) {
+        let u = class_index(BeatClass::Unknown);
+        let matched_unknown: usize = self.counts.iter().map(|r| r[u]).sum();
+        let tp = self.tp() - matched_unknown;
+        let fn_ = self.fn_() + matched_unknown;
+        let fp = self.fp() - self.extra[u];
+        (pct(tp, tp + fn_), pct(tp, tp + fp))
+    }
+
     /// Reference V beats classed `ectopic`.
     pub fn veb_tp(&self) -> usize {
         self.row(Group::V)[class_index(BeatClass::Ectopic)]
@@ -498,6 +510,11 @@ pub fn format_report(rep: &MitdbReport, per_record: bool) -> String {
         g.fn_(),
         g.fp()
     );
+    let (se_n, ppv_n) = g.se_ppv_unknown_as_noise();
+    let _ = writeln!(
+        s,
+        "QRS  gross, beats classed unknown taken as labelled noise: Se {se_n:.2} %  PPV {ppv_n:.2} %"
+    );
     let _ = writeln!(
         s,
         "VEB  gross (records without paced beats): Se {:.2} %  PPV {:.2} %  (V {} classed ectopic {}, other beats classed ectopic {})",
@@ -635,6 +652,12 @@ mod tests {
         assert_eq!(c.share(Group::Paced, BeatClass::Paced), (1, 100.0));
         assert_eq!(c.share(Group::PacedFusion, BeatClass::Paced), (1, 0.0));
         assert_eq!(c.row(Group::N)[MISSED], 1);
+        // An undelineated detection taken as noise: a matched one becomes a miss.
+        let mut beats = beats;
+        beats[4].class = BeatClass::Unknown; // the F beat
+        let c = score_record(&anns, &beats, fs);
+        let (se, ppv) = c.se_ppv_unknown_as_noise();
+        assert_eq!((se, ppv), (400.0 / 6.0, 400.0 / 5.0));
     }
 
     #[test]
