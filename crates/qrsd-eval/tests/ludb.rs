@@ -50,39 +50,39 @@ fn ludb_detection_meets_targets_and_delineation_does_not_regress() {
     assert!(t.se() >= 99.5, "Se {:.2}%", t.se());
     assert!(t.ppv() >= 99.5, "PPV {:.2}%", t.ppv());
     // (measure, max |mean| ms, max SD ms): the mean target (5 ms), SDs today's + ~0.5 ms (2026-12-07:
-    // the models retrained in Rust with width-band weights, 200 trees of depth ≤ 4; the previous,
-    // larger forest without weights fitted these records 0.5–1.5 ms SD closer in sample and compressed
-    // the wide QRS; docs/validation.md).
+    // the models retrained in Rust with width-band weights; the previous forest, without weights,
+    // fitted these records 0.1–1.8 ms SD closer in sample and compressed the wide QRS;
+    // docs/validation.md).
     let bounds = [
-        ("II.onset", 5.0, 10.0),
+        ("II.onset", 5.0, 10.4),
         ("II.offset", 5.0, 11.1),
-        ("II.qrsd", 5.0, 15.1),
-        ("V1.onset", 5.0, 10.1),
-        ("V1.offset", 5.0, 11.8),
-        ("V1.qrsd", 5.0, 15.0),
-        ("V6.onset", 5.0, 7.2),
-        ("V6.offset", 5.0, 9.6),
-        ("V6.qrsd", 5.0, 12.0),
-        ("GLOBAL.onset", 5.0, 8.9),
-        ("GLOBAL.offset", 5.0, 10.1),
-        ("GLOBAL.qrsd", 5.0, 14.5),
+        ("II.qrsd", 5.0, 15.4),
+        ("V1.onset", 5.0, 10.5),
+        ("V1.offset", 5.0, 11.6),
+        ("V1.qrsd", 5.0, 15.1),
+        ("V6.onset", 5.0, 7.5),
+        ("V6.offset", 5.0, 9.8),
+        ("V6.qrsd", 5.0, 12.4),
+        ("GLOBAL.onset", 5.0, 9.2),
+        ("GLOBAL.offset", 5.0, 10.2),
+        ("GLOBAL.qrsd", 5.0, 14.8),
     ];
     assert_within(t, &bounds);
     // Paced records (72 beats): no target of their own; today's + ~0.5 ms.
     assert_within(
         &rep.paced,
         &[
-            ("GLOBAL.onset", 5.0, 11.9),
-            ("GLOBAL.qrsd", 10.0, 15.7),
-            ("II.onset", 5.0, 22.3),
-            ("V6.onset", 5.0, 14.5),
-            ("II.offset", 5.0, 8.8),
-            ("V6.offset", 5.0, 12.0),
+            ("GLOBAL.onset", 5.0, 12.1),
+            ("GLOBAL.qrsd", 10.0, 15.9),
+            ("II.onset", 5.0, 23.3),
+            ("V6.onset", 5.0, 15.5),
+            ("II.offset", 5.0, 8.3),
+            ("V6.offset", 5.0, 11.8),
         ],
     );
     // Site level (in sample): per-record median global QRSd error, by reference width.
     let s = qrsd_eval::site::site_level(&rep.per_record, "GLOBAL");
-    assert!(s.all.mean.abs() <= 3.0 && s.all.sd <= 11.2, "{:?}", s.all);
+    assert!(s.all.mean.abs() <= 3.0 && s.all.sd <= 11.5, "{:?}", s.all);
     for key in [
         "II.onset",
         "II.offset",
@@ -157,26 +157,26 @@ fn out_of_fold_figures_hold() {
     assert_within(
         t,
         &[
-            ("II.onset", 5.0, 11.0),
-            ("II.offset", 5.0, 11.8),
-            ("II.qrsd", 5.0, 16.0),
+            ("II.onset", 5.0, 11.2),
+            ("II.offset", 5.0, 11.9),
+            ("II.qrsd", 5.0, 16.4),
             ("V1.onset", 5.0, 11.0),
-            ("V1.offset", 5.0, 12.2),
-            ("V1.qrsd", 5.0, 15.9),
-            ("V6.onset", 5.0, 8.1),
-            ("V6.offset", 5.0, 10.1),
-            ("V6.qrsd", 5.0, 12.9),
-            ("GLOBAL.onset", 5.0, 9.9),
-            ("GLOBAL.offset", 5.0, 11.1),
+            ("V1.offset", 5.0, 12.1),
+            ("V1.qrsd", 5.0, 15.8),
+            ("V6.onset", 5.0, 8.2),
+            ("V6.offset", 5.0, 10.3),
+            ("V6.qrsd", 5.0, 13.3),
+            ("GLOBAL.onset", 5.0, 10.1),
+            ("GLOBAL.offset", 5.0, 11.0),
             ("GLOBAL.qrsd", 5.0, 15.9),
         ],
     );
     // (lead, max |site mean|, max site SD, max |bin mean| per width bin <110, 110-130, 130-150, >=150)
     for (lead, mean, sd, bins) in [
-        ("GLOBAL", 3.0, 12.4, [10.0, 4.0, 7.0, 13.5]),
-        ("II", 3.0, 12.3, [4.0, 6.5, 3.5, 9.0]),
-        ("V1", 5.0, 12.4, [8.0, 5.5, 6.7, 13.0]),
-        ("V6", 3.0, 9.6, [3.0, 7.5, 11.0, 7.0]),
+        ("GLOBAL", 3.0, 12.3, [10.5, 4.5, 6.3, 12.0]),
+        ("II", 3.0, 12.8, [3.0, 7.3, 3.6, 8.1]),
+        ("V1", 4.0, 12.5, [6.4, 6.7, 4.7, 12.7]),
+        ("V6", 3.0, 9.8, [2.0, 8.9, 13.3, 6.4]),
     ] {
         let s = qrsd_eval::site::site_level(&rep.per_record, lead);
         assert!(
