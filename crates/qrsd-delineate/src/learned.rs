@@ -11,8 +11,8 @@
 //! The forests are data: `models/boundary-models.json` (format [`MODEL_FORMAT`] v[`MODEL_VERSION`],
 //! FNV-1a checksum), written by `qrsd eval ludb DIR --train-out FILE` (`qrsd_eval::train`: LUDB and
 //! synthetic beats, LUDB rows weighted equally per reference-width band, deterministic) and scored out
-//! of fold by `qrsd eval ludb DIR --oof` (docs/validation.md). Inference is ~800 comparisons per
-//! boundary (200 trees of depth ≤ 4) and allocates nothing.
+//! of fold by `qrsd eval ludb DIR --oof` (docs/validation.md). Inference is ~2,000 comparisons per
+//! boundary (400 trees of depth ≤ 5) and allocates nothing.
 
 /// Number of features per boundary.
 pub const N_FEATURES: usize = 20;
