@@ -72,9 +72,10 @@ pub struct MeasurementConfig {
     /// `minor_fusion_ms` is also suspected fusion. Two concordant moderate signs; either alone is
     /// within beat-to-beat variation (same-shape beats at a 10 µV noise level correlate > 0.99).
     pub minor_fusion_correlation: f64,
-    /// See `minor_fusion_correlation` (default 4 ms: twice the per-beat QRSd jitter of a clean paced
-    /// run, 141–143 ms in the synthetic fusion scenario; at 5 ms a minor fusion beat 4 ms wider with
-    /// correlation 0.94 passed as captured once the learned global boundary tightened the widths).
+    /// See `minor_fusion_correlation` (default 3 ms: 1.5× the per-beat QRSd range of a clean paced
+    /// run, 141–143 ms in the synthetic fusion scenario, whose clean beats correlate ≥ 0.998; at 4 ms
+    /// a minor fusion beat 3 ms wider with correlation 0.947 passed as captured with the 2026-12-07
+    /// models, at 5 ms one 4 ms wider with correlation 0.94 with the models before).
     pub minor_fusion_ms: f64,
     /// Any remaining beat whose QRSd departs from the consensus by more than this (default 25 ms,
     /// ~2.5× the per-beat delineation SD target of 10 ms) is an outlier (delineation error).
@@ -106,7 +107,7 @@ impl Default for MeasurementConfig {
             latency_shift_ms: 20.0,
             min_correlation: 0.90,
             minor_fusion_correlation: 0.97,
-            minor_fusion_ms: 4.0,
+            minor_fusion_ms: 3.0,
             outlier_ms: 25.0,
             max_rr_s: 2.0,
             report_leads: vec!["II".into(), "V1".into(), "V6".into()],

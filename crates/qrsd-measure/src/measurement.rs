@@ -42,7 +42,7 @@
 //!   latency_shift_ms` (20 ms) or `r < min_correlation` (0.90) or no waveform to check; or when
 //!   `r < 0.90` and the beat is not markedly wider (`d < loc_widening_ms`); or, for minor
 //!   fusion (a complex still mostly paced), when `r < minor_fusion_correlation` (0.97) together
-//!   with `|d| ≥ minor_fusion_ms` (4 ms).
+//!   with `|d| ≥ minor_fusion_ms` (3 ms).
 //! - **Loss of LV capture**: only the RV lead captures; in an LBBB heart RV-only pacing gives a
 //!   LBBB-like, markedly wider QRS (typically 20–50 ms wider than BiV) with a different V1/V6
 //!   morphology. Flagged when `d ≥ loc_widening_ms` (20 ms) with `r < 0.90` or no waveform.

@@ -42,6 +42,7 @@ async fn replayed_paced_holter_record_gives_a_complete_site_measurement() {
     // measure before its first conducted beats.
     cfg.source.replay_speed = 10.0;
     let s = TestServer::start(cfg).await;
+    s.wait_streaming().await;
     let (st, p) = s
         .send(
             "POST",

@@ -49,6 +49,19 @@ impl TestServer {
         }
     }
 
+    /// Wait until the source reports `streaming`: the server listens before the source's first
+    /// frame, and a measurement started before it is refused (409 `source_not_streaming`).
+    pub async fn wait_streaming(&self) {
+        for _ in 0..400 {
+            let (_, s) = self.get("/api/v1/source").await;
+            if s["state"] == "streaming" {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the source did not start streaming within 20 s");
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
