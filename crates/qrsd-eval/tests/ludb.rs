@@ -196,3 +196,17 @@ fn out_of_fold_figures_hold() {
         }
     }
 }
+
+/// The shipped model file is what training writes from today's data and code, byte for byte
+/// (`qrsd eval ludb DIR --train-out FILE`). When this fails after a change to the rules, the pace
+/// detector or the synthetic set, retrain and commit the file with the figures it gives.
+#[test]
+fn shipped_models_are_what_training_writes() {
+    let trained = qrsd_eval::train::train_all(&ludb_dir()).unwrap();
+    let shipped = include_str!("../../qrsd-delineate/models/boundary-models.json");
+    assert!(
+        trained.to_json() == shipped,
+        "crates/qrsd-delineate/models/boundary-models.json is stale: run `cargo run --release -- \
+         eval ludb ../shared/data/ludb --train-out crates/qrsd-delineate/models/boundary-models.json`"
+    );
+}
