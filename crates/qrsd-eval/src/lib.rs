@@ -353,6 +353,26 @@ pub fn analyze_record(
     })
 }
 
+/// The records a LUDB-style database lists in its `RECORDS` file: `(name, path without extension)`.
+pub(crate) fn ludb_records(db_dir: &Path) -> Result<Vec<(String, PathBuf)>, EvalError> {
+    let list = db_dir.join("RECORDS");
+    let text = std::fs::read_to_string(&list)
+        .map_err(|source| EvalError::Database { path: list, source })?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|rec| {
+            let base = db_dir.join(rec);
+            let name = base
+                .file_name()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            (name, base)
+        })
+        .collect())
+}
+
 /// Result of a database evaluation.
 #[derive(Debug, Clone, Default)]
 pub struct EvalReport {
@@ -377,16 +397,8 @@ pub fn evaluate_ludb(
     only: Option<&[String]>,
     json_out: Option<&Path>,
 ) -> Result<EvalReport, EvalError> {
-    let list = db_dir.join("RECORDS");
-    let text = std::fs::read_to_string(&list)
-        .map_err(|source| EvalError::Database { path: list, source })?;
     let mut rep = EvalReport::default();
-    for rec in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        let base = db_dir.join(rec);
-        let name = base
-            .file_name()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
+    for (name, base) in ludb_records(db_dir)? {
         if only.is_some_and(|o| !o.contains(&name)) {
             continue;
         }

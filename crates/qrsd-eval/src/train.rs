@@ -357,16 +357,8 @@ fn stretch(x: &[f32], s: f64) -> Vec<f32> {
 /// The training recordings: LUDB's records (all 12 leads, with their annotations) and the synthetic
 /// set (intrinsic and BiV-paced, 100–160 ms, sharp and LUDB-like edges, 250–1000 Hz, 2–20 µV EMG).
 fn cases(db_dir: &Path) -> Result<Vec<Case>, EvalError> {
-    let list = db_dir.join("RECORDS");
-    let text = std::fs::read_to_string(&list)
-        .map_err(|source| EvalError::Database { path: list, source })?;
     let mut out = Vec::new();
-    for rec in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        let base = db_dir.join(rec);
-        let name = base
-            .file_name()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
+    for (name, base) in crate::ludb_records(db_dir)? {
         let r =
             qrsd_formats::open(base.with_extension("hea")).map_err(|source| EvalError::Record {
                 record: name.clone(),
