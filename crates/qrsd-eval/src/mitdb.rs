@@ -615,6 +615,7 @@ mod tests {
             pace_sample: None,
             global: Boundary::default(),
             leads: Vec::new(),
+            vcg: Default::default(),
         }
     }
 

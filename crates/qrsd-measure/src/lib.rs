@@ -10,21 +10,23 @@
 //! Everything here is synchronous and pure: no clocks, no I/O.
 #![deny(missing_docs)]
 
+pub mod capture;
 pub mod config;
 pub mod measurement;
 pub mod procedure;
 pub mod stats;
 pub mod waveform;
 
+pub use capture::{LvCaptureClass, LvCaptureCriteria, VcgLoop};
 pub use config::{ConfigError, MeasurementConfig, MeasurementKind};
 pub use measurement::{
     BeatInput, BeatRecord, EndReason, Flags, LeadBeat, LeadStats, Measurement, MeasurementResult,
     Progress, RejectReason, RejectedCounts, RunSpan, Status,
 };
 pub use procedure::{
-    recommend, recommend_with, ExcludedSite, MeasurementSummary, RankedSite, RecommendConfig,
-    Recommendation, RejectionReason, Segment, SiteCandidate, SiteDecision, SiteSpec, UnknownValue,
-    Vein,
+    area_delta, recommend, recommend_with, ExcludedSite, MeasurementSummary, RankBy, RankedSite,
+    RecommendConfig, Recommendation, RejectionReason, Segment, SiteCandidate, SiteDecision,
+    SiteSpec, UnknownValue, Vein,
 };
 pub use stats::Spread;
 pub use waveform::{BeatWaveform, MedianBeat, MedianLead};

@@ -70,6 +70,7 @@
 //! every candidate beat outside the result's run is judged again against that run's consensus
 //! and the records carry the final verdict (artefact rejections are final from the start).
 
+use crate::capture::{LvCaptureClass, LvCaptureCriteria, VcgLoop};
 use crate::config::{MeasurementConfig, MeasurementKind};
 use crate::stats::{self, Spread};
 use crate::waveform::{self, BeatWaveform, MedianBeat, MedianLead};
@@ -255,6 +256,16 @@ pub struct BeatRecord {
     pub lead_off: u16,
     /// Morphology correlation with the template at the time (when waveforms were given).
     pub correlation: Option<f64>,
+    /// QRS area from the vectorcardiogram, µV·s (`qrsd_pipeline::vcg`; `None` without leads I,
+    /// II, V1–V6 or boundaries).
+    #[serde(default)]
+    pub qrs_area_uvs: Option<f64>,
+    /// Largest spatial QRS vector magnitude, µV.
+    #[serde(default)]
+    pub qrs_vector_max_uv: Option<f64>,
+    /// Frontal-plane QRS axis, degrees (0° = lead I, +90° = inferior).
+    #[serde(default)]
+    pub qrs_axis_frontal_deg: Option<f64>,
     /// Passed every check when it was considered.
     pub accepted: bool,
     /// Why it was rejected.
@@ -364,6 +375,34 @@ pub struct MeasurementResult {
     /// Median noise estimate (µV RMS) of the beats used, when given.
     #[serde(default)]
     pub noise_uv: Option<f64>,
+    /// Median QRS area of the beats used, µV·s (vectorcardiogram, docs/algorithms.md).
+    #[serde(default)]
+    pub qrs_area_uvs: Option<f64>,
+    /// IQR of the beats' QRS area, µV·s.
+    #[serde(default)]
+    pub qrs_area_iqr_uvs: Option<f64>,
+    /// Median of the beats' largest spatial QRS vector, µV.
+    #[serde(default)]
+    pub qrs_vector_max_uv: Option<f64>,
+    /// Mean frontal QRS axis of the beats used (circular mean), degrees.
+    #[serde(default)]
+    pub qrs_axis_frontal_deg: Option<f64>,
+    /// Site QRS area − baseline QRS area, µV·s (negative = a reduction); set by the service
+    /// against the procedure's latest complete baseline, `None` here.
+    #[serde(default)]
+    pub delta_qrs_area_uvs: Option<f64>,
+    /// `delta_qrs_area_uvs` as % of the baseline QRS area.
+    #[serde(default)]
+    pub delta_qrs_area_pct: Option<f64>,
+    /// LV capture by ECG criteria on the median paced beat (site measurements; [`crate::capture`]).
+    #[serde(default)]
+    pub lv_capture: Option<LvCaptureClass>,
+    /// The values `lv_capture` was decided from.
+    #[serde(default)]
+    pub lv_capture_criteria: Option<LvCaptureCriteria>,
+    /// The median beat's QRS loop (X, Y, Z), for the VCG picture.
+    #[serde(default)]
+    pub vcg_loop: Option<VcgLoop>,
     /// Beats in the run (the result's n; during collection: the current run).
     pub beats_used: usize,
     /// Beats asked for.
@@ -447,6 +486,15 @@ impl MeasurementResult {
             stim_to_end: None,
             stim_to_onset_ms: None,
             noise_uv: None,
+            qrs_area_uvs: None,
+            qrs_area_iqr_uvs: None,
+            qrs_vector_max_uv: None,
+            qrs_axis_frontal_deg: None,
+            delta_qrs_area_uvs: None,
+            delta_qrs_area_pct: None,
+            lv_capture: None,
+            lv_capture_criteria: None,
+            vcg_loop: None,
             beats_used: 0,
             beats_required: config.beats_required,
             beats_min: config.beats_min,
@@ -1033,6 +1081,12 @@ impl Measurement {
             Vec::new()
         };
         let global = Spread::of(&used.iter().filter_map(|r| r.qrsd_ms).collect::<Vec<_>>());
+        let area = Spread::of(
+            &used
+                .iter()
+                .filter_map(|r| r.qrs_area_uvs)
+                .collect::<Vec<_>>(),
+        );
         let ste = Spread::of(
             &used
                 .iter()
@@ -1078,6 +1132,11 @@ impl Measurement {
             _ => None,
         };
         let beats_used = if complete { used.len() } else { self.run.len() };
+        let median = if complete { self.median_beat() } else { None };
+        let capture = median
+            .as_ref()
+            .filter(|_| self.cfg.expected_class() == BeatClass::Paced)
+            .and_then(crate::capture::classify);
         MeasurementResult {
             kind: self.cfg.kind,
             status: self.status,
@@ -1097,6 +1156,25 @@ impl Measurement {
             stim_to_end: ste,
             stim_to_onset_ms: sto,
             noise_uv: stats::median(&used.iter().filter_map(|r| r.noise_uv).collect::<Vec<_>>()),
+            qrs_area_uvs: area.map(|s| s.median_ms),
+            qrs_area_iqr_uvs: area.map(|s| s.iqr_ms),
+            qrs_vector_max_uv: stats::median(
+                &used
+                    .iter()
+                    .filter_map(|r| r.qrs_vector_max_uv)
+                    .collect::<Vec<_>>(),
+            ),
+            qrs_axis_frontal_deg: stats::circular_mean_deg(
+                &used
+                    .iter()
+                    .filter_map(|r| r.qrs_axis_frontal_deg)
+                    .collect::<Vec<_>>(),
+            ),
+            delta_qrs_area_uvs: None,
+            delta_qrs_area_pct: None,
+            lv_capture: capture.as_ref().map(|c| c.0),
+            lv_capture_criteria: capture.map(|c| c.1),
+            vcg_loop: median.as_ref().and_then(crate::capture::median_vcg),
             beats_used,
             beats_required: self.cfg.beats_required,
             beats_min: self.cfg.beats_min,
@@ -1111,7 +1189,7 @@ impl Measurement {
                 short_run: complete && used.len() < self.cfg.beats_required,
             },
             beats: self.records.clone(),
-            median_beat: if complete { self.median_beat() } else { None },
+            median_beat: median,
             run,
             start_sample: self.start_sample,
             gaps: self.gaps.clone(),
@@ -1254,6 +1332,9 @@ fn record(seq: usize, input: &BeatInput, fs: f64) -> BeatRecord {
         noise_uv: input.noise_uv,
         lead_off: input.lead_off,
         correlation: None,
+        qrs_area_uvs: b.vcg.qrs_area_uvs,
+        qrs_vector_max_uv: b.vcg.qrs_vector_max_uv,
+        qrs_axis_frontal_deg: b.vcg.qrs_axis_frontal_deg,
         accepted: false,
         reason: None,
         used: false,

@@ -167,6 +167,12 @@ pub struct MeasurementSummary {
     /// Quality flags.
     #[serde(default)]
     pub flags: Flags,
+    /// Median QRS area, µV·s.
+    #[serde(default)]
+    pub qrs_area_uvs: Option<f64>,
+    /// LV capture by ECG criteria (site measurements).
+    #[serde(default)]
+    pub lv_capture: Option<crate::capture::LvCaptureClass>,
 }
 
 impl MeasurementSummary {
@@ -182,6 +188,8 @@ impl MeasurementSummary {
             stim_to_end_ms: r.stim_to_end_ms,
             beats_used: r.beats_used,
             flags: r.flags,
+            qrs_area_uvs: r.qrs_area_uvs,
+            lv_capture: r.lv_capture,
         }
     }
 
@@ -227,6 +235,18 @@ pub struct RankedSite {
     pub delta_qrs_ms: Option<f64>,
     /// `delta_qrs_ms` as % of baseline.
     pub delta_qrs_pct: Option<f64>,
+    /// Median QRS area, µV·s.
+    #[serde(default)]
+    pub qrs_area_uvs: Option<f64>,
+    /// Site − baseline QRS area, µV·s (negative = a reduction).
+    #[serde(default)]
+    pub delta_qrs_area_uvs: Option<f64>,
+    /// `delta_qrs_area_uvs` as % of the baseline's.
+    #[serde(default)]
+    pub delta_qrs_area_pct: Option<f64>,
+    /// LV capture by ECG criteria.
+    #[serde(default)]
+    pub lv_capture: Option<crate::capture::LvCaptureClass>,
     /// Quality flags of the measurement used.
     pub flags: Flags,
 }
@@ -259,6 +279,12 @@ pub struct Recommendation {
     pub baseline_qrsd_ms: Option<f64>,
     /// Baseline measurement id.
     pub baseline_measurement_id: Option<i64>,
+    /// Baseline median QRS area, µV·s.
+    #[serde(default)]
+    pub baseline_qrs_area_uvs: Option<f64>,
+    /// The rule the ranking used.
+    #[serde(default)]
+    pub rule: RankBy,
     /// Runner-up − best (ms).
     pub difference_ms: Option<f64>,
     /// The uncertainty the difference was compared with (ms).
@@ -271,17 +297,43 @@ pub struct Recommendation {
     pub summary: String,
 }
 
+/// What the sites are ranked by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RankBy {
+    /// Shortest global median paced QRSd (the default).
+    #[default]
+    ShortestQrsd,
+    /// Smallest median QRS area, i.e. the largest reduction against the baseline; sites without
+    /// a QRS area follow, by QRSd.
+    SmallestQrsArea,
+}
+
+impl RankBy {
+    /// Plain words for the report.
+    pub fn describe(self) -> &'static str {
+        match self {
+            RankBy::ShortestQrsd => "shortest paced QRS duration",
+            RankBy::SmallestQrsArea => "smallest QRS area (largest reduction against baseline)",
+        }
+    }
+}
+
 /// Tunables of [`recommend_with`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct RecommendConfig {
     /// Floor of the close-call uncertainty (default 5 ms, the delineation accuracy target).
     pub min_uncertainty_ms: f64,
+    /// The ranking rule.
+    #[serde(default)]
+    pub rank_by: RankBy,
 }
 
 impl Default for RecommendConfig {
     fn default() -> Self {
         RecommendConfig {
             min_uncertainty_ms: 5.0,
+            rank_by: RankBy::ShortestQrsd,
         }
     }
 }
@@ -306,6 +358,9 @@ pub fn recommend_with(
 ) -> Recommendation {
     let baseline = latest_complete(baselines);
     let base_q = baseline.and_then(|b| b.usable());
+    let base_area = baseline
+        .and_then(|b| b.qrs_area_uvs)
+        .filter(|a| a.is_finite() && *a > 0.0);
     let mut ranking = Vec::new();
     let mut excluded = Vec::new();
     for s in sites {
@@ -327,6 +382,7 @@ pub fn recommend_with(
         };
         let q = m.usable().unwrap_or(f64::NAN);
         let delta = base_q.map(|b| q - b);
+        let (d_area, d_area_pct) = area_delta(m.qrs_area_uvs, base_area);
         ranking.push(RankedSite {
             site_id: s.site_id,
             label: s.label.clone(),
@@ -340,12 +396,28 @@ pub fn recommend_with(
                 (Some(d), Some(b)) if b > 0.0 => Some(100.0 * d / b),
                 _ => None,
             },
+            qrs_area_uvs: m.qrs_area_uvs,
+            delta_qrs_area_uvs: d_area,
+            delta_qrs_area_pct: d_area_pct,
+            lv_capture: m.lv_capture,
             flags: m.flags,
         });
     }
+    let by_area = |a: &RankedSite, b: &RankedSite| match cfg.rank_by {
+        RankBy::ShortestQrsd => std::cmp::Ordering::Equal,
+        RankBy::SmallestQrsArea => {
+            let key = |r: &RankedSite| r.qrs_area_uvs.filter(|v| v.is_finite());
+            match (key(a), key(b)) {
+                (Some(x), Some(y)) => x.total_cmp(&y),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => std::cmp::Ordering::Equal,
+            }
+        }
+    };
     ranking.sort_by(|a, b| {
-        a.qrsd_ms
-            .total_cmp(&b.qrsd_ms)
+        by_area(a, b)
+            .then(a.qrsd_ms.total_cmp(&b.qrsd_ms))
             .then(
                 a.iqr_ms
                     .unwrap_or(f64::INFINITY)
@@ -404,11 +476,23 @@ pub fn recommend_with(
             ));
         }
     }
+    for r in &ranking {
+        if r.lv_capture == Some(crate::capture::LvCaptureClass::Unlikely) {
+            warnings.push(format!(
+                "{} looks like RV-only pacing (LV capture unlikely by the Ammann ECG criteria): \
+                 its QRS duration may not be that of biventricular pacing",
+                r.label
+            ));
+        }
+    }
     let summary = match &best {
         None if sites.is_empty() => "no site has been added yet".to_string(),
         None => "no non-rejected site has a complete measurement yet".to_string(),
         Some(b) => {
             let mut s = format!("recommended: {} at {:.0} ms", b.label, b.qrsd_ms);
+            if let Some(a) = b.qrs_area_uvs {
+                s.push_str(&format!(", QRS area {a:.0} µV·s"));
+            }
             if let (Some(d), Some(p), Some(bq)) = (b.delta_qrs_ms, b.delta_qrs_pct, base_q) {
                 s.push_str(&format!(
                     " ({:+.0} ms, {:+.0}% against baseline {:.0} ms)",
@@ -429,10 +513,22 @@ pub fn recommend_with(
         excluded,
         baseline_qrsd_ms: base_q,
         baseline_measurement_id: baseline.map(|b| b.measurement_id),
+        baseline_qrs_area_uvs: base_area,
+        rule: cfg.rank_by,
         difference_ms,
         uncertainty_ms,
         close_call,
         warnings,
         summary,
+    }
+}
+
+/// Site − baseline QRS area (µV·s) and that as % of the baseline.
+pub fn area_delta(site_uvs: Option<f64>, baseline_uvs: Option<f64>) -> (Option<f64>, Option<f64>) {
+    match (site_uvs, baseline_uvs) {
+        (Some(s), Some(b)) if s.is_finite() && b.is_finite() && b > 0.0 => {
+            (Some(s - b), Some(100.0 * (s - b) / b))
+        }
+        _ => (None, None),
     }
 }

@@ -38,6 +38,19 @@ impl Spread {
     }
 }
 
+/// Circular mean of angles in degrees, in (−180, 180] (`None` when empty or when they cancel):
+/// axes near ±180° must not average to 0°.
+pub fn circular_mean_deg(values: &[f64]) -> Option<f64> {
+    let (mut s, mut c, mut n) = (0.0f64, 0.0f64, 0usize);
+    for v in values.iter().filter(|v| v.is_finite()) {
+        let r = v.to_radians();
+        s += r.sin();
+        c += r.cos();
+        n += 1;
+    }
+    (n > 0 && s.hypot(c) > 1e-9 * n as f64).then(|| s.atan2(c).to_degrees())
+}
+
 /// Median of `values` (`None` when empty). Non-finite values are ignored.
 pub fn median(values: &[f64]) -> Option<f64> {
     let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
@@ -114,6 +127,16 @@ mod tests {
         assert_eq!((s.median_ms, s.iqr_ms, s.sd_ms), (7.0, 0.0, 0.0));
         assert!(Spread::of(&[]).is_none());
         assert!(Spread::of(&[1.0, f64::NAN]).is_none());
+    }
+
+    #[test]
+    fn circular_mean_wraps_at_180() {
+        let m = circular_mean_deg(&[170.0, -170.0, 180.0]).unwrap();
+        assert!((m.abs() - 180.0).abs() < 1e-9, "{m}");
+        let m = circular_mean_deg(&[-80.0, -100.0]).unwrap();
+        assert!((m + 90.0).abs() < 1e-9, "{m}");
+        assert!(circular_mean_deg(&[0.0, 180.0]).is_none());
+        assert!(circular_mean_deg(&[]).is_none());
     }
 
     #[test]

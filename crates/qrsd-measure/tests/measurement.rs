@@ -91,6 +91,7 @@ fn make(r: u64, b: B) -> BeatInput {
                 bounds: g,
             },
         ],
+        vcg: Default::default(),
     };
     let mut input = BeatInput::new(beat, FS);
     input.noise_uv = Some(8.0);

@@ -2,8 +2,8 @@
 //! The site recommendation.
 
 use qrsd_measure::{
-    recommend, recommend_with, Flags, MeasurementKind, MeasurementSummary, RecommendConfig,
-    RejectionReason, Segment, SiteCandidate, SiteDecision, SiteSpec, Status, Vein,
+    recommend, recommend_with, Flags, LvCaptureClass, MeasurementKind, MeasurementSummary, RankBy,
+    RecommendConfig, RejectionReason, Segment, SiteCandidate, SiteDecision, SiteSpec, Status, Vein,
 };
 
 fn m(id: i64, status: Status, qrsd: f64, iqr: f64) -> MeasurementSummary {
@@ -17,6 +17,8 @@ fn m(id: i64, status: Status, qrsd: f64, iqr: f64) -> MeasurementSummary {
         stim_to_end_ms: Some(qrsd + 20.0),
         beats_used: 10,
         flags: Flags::default(),
+        qrs_area_uvs: None,
+        lv_capture: None,
     }
 }
 
@@ -94,6 +96,7 @@ fn close_call_warns_by_iqr_and_by_floor() {
         &sites,
         &RecommendConfig {
             min_uncertainty_ms: 2.0,
+            ..RecommendConfig::default()
         },
     );
     assert!(!r.close_call);
@@ -240,4 +243,69 @@ fn site_and_decision_json() {
     assert!("nope".parse::<RejectionReason>().is_err());
     assert_eq!(Vein::ALL.len(), 6);
     assert_eq!(Segment::ALL.len(), 3);
+}
+
+fn with_area(mut s: MeasurementSummary, area: f64) -> MeasurementSummary {
+    s.qrs_area_uvs = Some(area);
+    s
+}
+
+#[test]
+fn qrs_area_delta_and_the_area_rule() {
+    let base = vec![with_area(baseline(170.0).remove(0), 120.0)];
+    let sites = vec![
+        // Shortest QRSd, smaller area reduction.
+        site(
+            1,
+            "A",
+            vec![with_area(m(2, Status::Complete, 128.0, 2.0), 80.0)],
+        ),
+        // Longer, but the largest area reduction.
+        site(
+            2,
+            "B",
+            vec![with_area(m(3, Status::Complete, 140.0, 2.0), 50.0)],
+        ),
+        // No area (leads missing): ranked after those with one under the area rule.
+        site(3, "C", vec![m(4, Status::Complete, 120.0, 2.0)]),
+    ];
+    let r = recommend(&base, &sites);
+    assert_eq!(r.rule, RankBy::ShortestQrsd);
+    assert_eq!(r.site_id, Some(3));
+    assert_eq!(r.baseline_qrs_area_uvs, Some(120.0));
+    let a = r.ranking.iter().find(|s| s.site_id == 1).unwrap();
+    assert_eq!(a.delta_qrs_area_uvs, Some(-40.0));
+    assert!((a.delta_qrs_area_pct.unwrap() + 100.0 / 3.0).abs() < 1e-9);
+    let c = r.ranking.iter().find(|s| s.site_id == 3).unwrap();
+    assert_eq!(c.delta_qrs_area_uvs, None);
+    let r = recommend_with(
+        &base,
+        &sites,
+        &RecommendConfig {
+            rank_by: RankBy::SmallestQrsArea,
+            ..RecommendConfig::default()
+        },
+    );
+    assert_eq!(r.rule, RankBy::SmallestQrsArea);
+    let order: Vec<i64> = r.ranking.iter().map(|s| s.site_id).collect();
+    assert_eq!(order, vec![2, 1, 3]);
+    assert!(r.summary.contains("QRS area 50 µV·s"), "{}", r.summary);
+}
+
+#[test]
+fn an_rv_only_looking_site_gets_a_warning() {
+    let mut rv = m(3, Status::Complete, 150.0, 2.0);
+    rv.lv_capture = Some(LvCaptureClass::Unlikely);
+    let mut biv = m(2, Status::Complete, 130.0, 2.0);
+    biv.lv_capture = Some(LvCaptureClass::Likely);
+    let sites = vec![site(1, "AL mid", vec![biv]), site(2, "PL basal", vec![rv])];
+    let r = recommend(&baseline(170.0), &sites);
+    let w: Vec<&String> = r
+        .warnings
+        .iter()
+        .filter(|w| w.contains("RV-only"))
+        .collect();
+    assert_eq!(w.len(), 1, "{:?}", r.warnings);
+    assert!(w[0].starts_with("PL basal"), "{}", w[0]);
+    assert_eq!(r.ranking[1].lv_capture, Some(LvCaptureClass::Unlikely));
 }

@@ -1,5 +1,6 @@
 //! The beat record, in the `qrsd analyze --json` schema (docs/analyze-json.md).
 
+use crate::vcg::QrsVcg;
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 
@@ -59,6 +60,10 @@ pub struct Beat {
     /// Per-lead boundaries, serialised as an object keyed by lead name.
     #[serde(serialize_with = "leads_as_map")]
     pub leads: Vec<LeadBoundary>,
+    /// QRS area and the other vectorcardiographic figures over the global QRS, on the conditioned
+    /// signal (`null` each unless the leads include I, II and V1–V6; [`crate::vcg`]).
+    #[serde(flatten)]
+    pub vcg: QrsVcg,
 }
 
 impl Beat {

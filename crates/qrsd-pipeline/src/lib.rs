@@ -14,6 +14,7 @@
 
 mod beat;
 mod classify;
+pub mod vcg;
 
 pub use beat::{Beat, BeatClass, Boundary, LeadBoundary};
 
@@ -189,6 +190,8 @@ pub struct Pipeline {
     early_tried: Option<u64>,
     /// Samples after R of the early delineation window, when early delivery is on.
     early_post: Option<u64>,
+    /// Positions of I, II, V1..V6 among the leads, when all are present (the VCG needs them).
+    kors: Option<[usize; 8]>,
 }
 
 impl Pipeline {
@@ -252,6 +255,7 @@ impl Pipeline {
             last_beat_end: None,
             early_tried: None,
             early_post,
+            kors: vcg::kors_indices(&cfg.lead_names),
             cfg,
         })
     }
@@ -553,12 +557,22 @@ impl Pipeline {
         // stimulus, so that stimulus-to-QRS-end can be measured.
         let pace_sample =
             pace_sample.or_else(|| self.classifier.unflagged_stimulus().map(to_sample));
+        // Once per beat, over the QRS only: the conditioned samples are still in the window.
+        let vcg = match (self.kors, dl.global.onset, dl.global.offset) {
+            (Some(k), Some(on), Some(off)) if off < len => {
+                let w = &self.window;
+                let hp_k = vcg::highpass_k(self.cfg.fs_hz, self.cfg.filter.highpass_hz);
+                vcg::qrs_vcg(self.cfg.fs_hz, hp_k, on, off, |i| k.map(|l| w[l][i]))
+            }
+            _ => vcg::QrsVcg::default(),
+        };
         out.push(Beat {
             r_sample,
             class,
             pace_sample,
             global,
             leads,
+            vcg,
         });
         true
     }

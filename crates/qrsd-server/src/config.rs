@@ -232,6 +232,27 @@ pub struct Config {
     pub filter: FilterSettings,
     /// Storage.
     pub storage: StorageConfig,
+    /// The site recommendation.
+    pub recommendation: RecommendationSettings,
+}
+
+/// `[recommendation]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RecommendationSettings {
+    /// `shortest_qrsd` (the default: shortest paced QRSd) or `smallest_qrs_area` (smallest QRS
+    /// area, i.e. the largest reduction against the baseline). The report says which was used.
+    pub rank_by: qrsd_measure::RankBy,
+}
+
+impl RecommendationSettings {
+    /// The recommender's configuration with this rule.
+    pub fn config(&self) -> qrsd_measure::RecommendConfig {
+        qrsd_measure::RecommendConfig {
+            rank_by: self.rank_by,
+            ..qrsd_measure::RecommendConfig::default()
+        }
+    }
 }
 
 /// `[server]`.

@@ -41,8 +41,11 @@ const RING_S: f64 = 5.0;
 pub const SNIPPET_PRE_MS: f64 = 400.0;
 /// Snippet window after R, ms.
 pub const SNIPPET_POST_MS: f64 = 400.0;
-/// Leads kept in snippets (the report's pictures).
-pub const SNIPPET_LEADS: [&str; 3] = ["II", "V1", "V6"];
+/// Leads kept in snippets: the report's pictures (II, V1, V6), lead I for the LV-capture criteria,
+/// and I, II, V1–V6 together for the median beat's VCG loop.
+pub const SNIPPET_LEADS: [&str; 8] = ["I", "II", "V1", "V2", "V3", "V4", "V5", "V6"];
+/// Leads whose boundaries a [`LiveBeat`] carries.
+pub const BEAT_LEADS: [&str; 3] = ["II", "V1", "V6"];
 /// Blanking of a pacing stimulus in snippets and noise estimates, after the flag, ms.
 const STIM_BLANK_MS: f64 = 8.0;
 /// Minimum interval between `source` status messages, ms.
@@ -90,11 +93,14 @@ pub struct LiveBeat {
     pub lead_off: u16,
     /// The beat overlaps a gap (its samples were partly held values).
     pub gap: bool,
+    /// QRS area from the VCG (I, II, V1–V6 needed), µV·s.
+    pub qrs_area_uvs: Option<f64>,
     /// Sampling rate, Hz.
     pub fs_hz: f64,
     /// Wall time of the QRS offset sample, ms since the Unix epoch.
     pub t_offset_wall_ms: Option<f64>,
     /// Raw snippet (µV, baseline-subtracted) of [`SNIPPET_LEADS`] from R − 400 ms to R + 400 ms.
+    /// The VCG figures of the beat itself come with [`LiveBeat::beat`] (conditioned signal).
     #[serde(skip)]
     pub snippet: Option<BeatWaveform>,
     /// The pipeline's beat with every sample number in session samples.
@@ -769,7 +775,7 @@ fn extras(sess: &Session, b: &Beat) -> LiveBeat {
     let stim = to(b.pace_sample);
     let r = b.r_sample + sess.base;
     let mut leads = std::collections::BTreeMap::new();
-    for name in SNIPPET_LEADS {
+    for name in BEAT_LEADS {
         if let Some(bd) = b.lead(name) {
             let (on, off) = (to(bd.onset_sample), to(bd.offset_sample));
             leads.insert(
@@ -803,6 +809,7 @@ fn extras(sess: &Session, b: &Beat) -> LiveBeat {
         noise_uv: noise(sess, onset.unwrap_or(r)),
         lead_off,
         gap,
+        qrs_area_uvs: b.vcg.qrs_area_uvs,
         fs_hz: fs,
         t_offset_wall_ms: offset.and_then(|s| wall_of(sess, s)),
         snippet: snippet(sess, r),

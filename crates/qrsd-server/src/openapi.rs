@@ -211,8 +211,15 @@ pub fn document() -> Value {
         "Measurement": {"type": "object", "properties": {"id": {"type": "integer"},
             "status": enum_s(&["collecting", "complete", "incomplete", "failed", "interrupted"]),
             "qrsd_ms": {"type": ["number", "null"]}, "leads": {"type": "object"}, "stim_to_end_ms": {"type": ["number", "null"]},
+            "qrs_area_uvs": {"type": ["number", "null"], "description": "median QRS area (Kors VCG), µV·s"},
+            "qrs_area_iqr_uvs": {"type": ["number", "null"]},
+            "delta_qrs_area_uvs": {"type": ["number", "null"], "description": "site − baseline QRS area, µV·s"},
+            "delta_qrs_area_pct": {"type": ["number", "null"]},
+            "lv_capture": {"type": ["string", "null"], "enum": ["likely", "unlikely", "uncertain", null]},
+            "lv_capture_criteria": {"type": ["object", "null"]}, "vcg_loop": {"type": ["object", "null"]},
             "beats_used": {"type": "integer"}, "beats_rejected": {"type": "integer"}, "flags": {"type": "array", "items": {"type": "string"}}}},
-        "Recommendation": {"type": "object", "properties": {"site_id": {"type": ["integer", "null"]}}},
+        "Recommendation": {"type": "object", "properties": {"site_id": {"type": ["integer", "null"]},
+            "rule": enum_s(&["shortest_qrsd", "smallest_qrs_area"]), "baseline_qrs_area_uvs": {"type": ["number", "null"]}}},
     });
     json!({
         "openapi": "3.1.0",

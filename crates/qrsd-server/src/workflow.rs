@@ -130,14 +130,39 @@ pub fn measurement_json(m: &MeasurementRow) -> Value {
     v
 }
 
-fn site_json(s: &qrsd_store::SiteView) -> Value {
-    let ms: Vec<Value> = s.measurements.iter().map(measurement_json).collect();
+/// The median QRS area of the latest complete baseline, µV·s.
+fn baseline_area(baselines: &[MeasurementRow]) -> Option<f64> {
+    baselines
+        .iter()
+        .rev()
+        .find(|m| m.status == Status::Complete)
+        .and_then(|m| m.result.as_ref())
+        .and_then(|r| r.qrs_area_uvs)
+}
+
+/// A site measurement's JSON with `delta_qrs_area_uvs` / `delta_qrs_area_pct` against the
+/// baseline's QRS area (at read time: a re-measured baseline moves them).
+fn with_area_delta(mut v: Value, base_area: Option<f64>) -> Value {
+    if v["kind"] != "site" {
+        return v;
+    }
+    let (d, pct) = qrsd_measure::area_delta(v["qrs_area_uvs"].as_f64(), base_area);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("delta_qrs_area_uvs".into(), json!(d));
+        o.insert("delta_qrs_area_pct".into(), json!(pct));
+    }
+    v
+}
+
+fn site_json(s: &qrsd_store::SiteView, base_area: Option<f64>) -> Value {
+    let mj = |m: &MeasurementRow| with_area_delta(measurement_json(m), base_area);
+    let ms: Vec<Value> = s.measurements.iter().map(mj).collect();
     let latest_complete = s
         .measurements
         .iter()
         .rev()
         .find(|m| m.status == Status::Complete)
-        .map(measurement_json);
+        .map(mj);
     let rejected = matches!(s.decision, Some(qrsd_measure::SiteDecision::Reject { .. }));
     json!({
         "id": s.site.id,
@@ -158,6 +183,7 @@ fn site_json(s: &qrsd_store::SiteView) -> Value {
 }
 
 fn view_json(v: &qrsd_store::ProcedureView, active: Option<i64>) -> Value {
+    let base_area = baseline_area(&v.baselines);
     let baselines: Vec<Value> = v.baselines.iter().map(measurement_json).collect();
     let baseline = v
         .baselines
@@ -179,7 +205,7 @@ fn view_json(v: &qrsd_store::ProcedureView, active: Option<i64>) -> Value {
         "close_note": p.close_note,
         "baseline": baseline,
         "baselines": baselines,
-        "sites": v.sites.iter().map(site_json).collect::<Vec<_>>(),
+        "sites": v.sites.iter().map(|s| site_json(s, base_area)).collect::<Vec<_>>(),
         "active_measurement_id": active,
     })
 }
@@ -525,9 +551,10 @@ impl Workflow {
     /// `GET .../recommendation`.
     pub async fn recommendation(&self, procedure_id: i64) -> Result<Value, ApiError> {
         let store = Arc::clone(&self.store);
+        let rc = self.cfg.recommendation.config();
         blocking(move || {
             let r = lock(&store)
-                .recommendation(procedure_id)
+                .recommendation_with(procedure_id, &rc)
                 .map_err(store_err)?;
             serde_json::to_value(r).map_err(ApiError::internal)
         })
@@ -548,9 +575,10 @@ impl Workflow {
         blocking(move || {
             let s = lock(&store);
             let view = s.procedure_view(procedure_id).map_err(store_err)?;
-            let rec = view.recommendation();
+            let rec = view.recommendation_with(&cfg.recommendation.config());
             let audit = s.audit(Some(procedure_id)).map_err(store_err)?;
             let mut v = view_json(&view, active);
+            let rec_rule = rec.rule.describe();
             let proc_ = v.clone();
             Ok(json!({
                 "report_version": 1,
@@ -571,6 +599,11 @@ impl Workflow {
                 "definitions": {
                     "qrsd_ms": "global QRS duration, earliest onset to latest offset over the 12 leads, median over the run's beats",
                     "stim_to_end_ms": "first pacing stimulus to global QRS end, median",
+                    "qrs_area_uvs": "QRS area: vectorcardiogram X, Y, Z from I, II, V1-V6 (Kors matrix), each relative to its level at the global QRS onset, integrated from global onset to offset, sqrt(Ax^2 + Ay^2 + Az^2), µV·s; median over the run's beats",
+                    "delta_qrs_area_uvs": "site QRS area minus the latest complete baseline's, µV·s (negative = reduction); delta_qrs_area_pct as % of the baseline's",
+                    "qrs_area_literature": "baseline QRS area >= 102 µV·s and a reduction >= 45-62 µV·s went with better CRT outcomes (Okafor 2019, Ghossein 2021): population findings, not a rule for one patient",
+                    "lv_capture": "LV capture on the site's median paced beat by the Ammann criteria (R/S >= 1 in V1, or R/S < 1 in V1 with R/S <= 1 in I: LV capture), Q/q/QS in I as supporting sign (Cao 2015): likely / unlikely / uncertain",
+                    "recommendation_rule": rec_rule,
                     "sample_numbers": "session samples at the source rate, as in the recording",
                 },
             }))
@@ -589,6 +622,7 @@ impl Workflow {
             }
         }
         let store = Arc::clone(&self.store);
+        let rc = self.cfg.recommendation.config();
         blocking(move || {
             let mut s = lock(&store);
             let view = s.procedure_view(procedure_id).map_err(store_err)?;
@@ -607,7 +641,7 @@ impl Workflow {
                     .rev()
                     .find(|x| matches!(x.decision, Some(qrsd_measure::SiteDecision::Accept { .. })))
                     .map(|x| x.site.id)
-                    .or(view.recommendation().site_id),
+                    .or(view.recommendation_with(&rc).site_id),
             };
             s.close_procedure(procedure_id, chosen, c.note.as_deref())
                 .map_err(store_err)?;
@@ -637,8 +671,16 @@ impl Workflow {
         }
         let store = Arc::clone(&self.store);
         blocking(move || {
-            let m = lock(&store).measurement(id).map_err(store_err)?;
-            Ok(measurement_json(&m))
+            let s = lock(&store);
+            let m = s.measurement(id).map_err(store_err)?;
+            let base_area = match m.kind {
+                MeasurementKind::Site => s
+                    .procedure_view(m.procedure_id)
+                    .ok()
+                    .and_then(|v| baseline_area(&v.baselines)),
+                MeasurementKind::Baseline => None,
+            };
+            Ok(with_area_delta(measurement_json(&m), base_area))
         })
         .await
     }

@@ -16,9 +16,9 @@ pub mod schema;
 mod time;
 
 use qrsd_measure::{
-    recommend, BeatRecord, EndReason, Flags, MeasurementConfig, MeasurementKind, MeasurementResult,
-    MeasurementSummary, Recommendation, RejectionReason, Segment, SiteCandidate, SiteDecision,
-    SiteSpec, Status, Vein,
+    recommend_with, BeatRecord, EndReason, Flags, MeasurementConfig, MeasurementKind,
+    MeasurementResult, MeasurementSummary, RecommendConfig, Recommendation, RejectionReason,
+    Segment, SiteCandidate, SiteDecision, SiteSpec, Status, Vein,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use serde::{Deserialize, Serialize};
@@ -198,6 +198,8 @@ impl MeasurementRow {
             stim_to_end_ms: self.stim_to_end_ms,
             beats_used: self.beats_used.unwrap_or(0),
             flags: self.flags.unwrap_or_default(),
+            qrs_area_uvs: self.result.as_ref().and_then(|r| r.qrs_area_uvs),
+            lv_capture: self.result.as_ref().and_then(|r| r.lv_capture),
         }
     }
 }
@@ -261,6 +263,11 @@ pub struct ProcedureView {
 impl ProcedureView {
     /// The recommendation over this procedure's sites and baselines.
     pub fn recommendation(&self) -> Recommendation {
+        self.recommendation_with(&RecommendConfig::default())
+    }
+
+    /// [`ProcedureView::recommendation`] with the recommender's settings (e.g. its ranking rule).
+    pub fn recommendation_with(&self, cfg: &RecommendConfig) -> Recommendation {
         let baselines: Vec<MeasurementSummary> =
             self.baselines.iter().map(MeasurementRow::summary).collect();
         let sites: Vec<SiteCandidate> = self
@@ -273,7 +280,7 @@ impl ProcedureView {
                 measurements: s.measurements.iter().map(MeasurementRow::summary).collect(),
             })
             .collect();
-        recommend(&baselines, &sites)
+        recommend_with(&baselines, &sites, cfg)
     }
 }
 
@@ -878,6 +885,15 @@ impl Store {
     /// The recommendation for a procedure (see [`qrsd_measure::recommend`]).
     pub fn recommendation(&self, procedure_id: i64) -> Result<Recommendation> {
         Ok(self.procedure_view(procedure_id)?.recommendation())
+    }
+
+    /// [`Store::recommendation`] with the recommender's settings.
+    pub fn recommendation_with(
+        &self,
+        procedure_id: i64,
+        cfg: &RecommendConfig,
+    ) -> Result<Recommendation> {
+        Ok(self.procedure_view(procedure_id)?.recommendation_with(cfg))
     }
 }
 

@@ -33,6 +33,7 @@ fn beat(r: u64, class: BeatClass, qrsd: u64) -> Beat {
                 bounds: b,
             })
             .collect(),
+        vcg: Default::default(),
     }
 }
 
