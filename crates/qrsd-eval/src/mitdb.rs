@@ -95,8 +95,8 @@ impl Group {
     }
 }
 
-/// Column of the confusion table for reference beats no detection matched (the classes are 0–3).
-const MISSED: usize = 4;
+/// Column of the confusion table for reference beats no detection matched (the classes are 0–4).
+const MISSED: usize = 5;
 
 fn class_index(c: BeatClass) -> usize {
     match c {
@@ -104,17 +104,18 @@ fn class_index(c: BeatClass) -> usize {
         BeatClass::Paced => 1,
         BeatClass::Ectopic => 2,
         BeatClass::Unknown => 3,
+        BeatClass::Noise => 4,
     }
 }
 
 /// Beat-by-beat counts of one record or a sum of records: reference group × detected class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Confusion {
-    /// `counts[group][class]`, class index 0–3 as [`BeatClass`] (intrinsic, paced, ectopic, unknown),
-    /// 4 = missed (no detection matched).
-    pub counts: [[usize; 5]; 7],
+    /// `counts[group][class]`, class index 0–4 as [`BeatClass`] (intrinsic, paced, ectopic, unknown,
+    /// noise), 5 = missed (no detection matched).
+    pub counts: [[usize; 6]; 7],
     /// Scored detections that match no reference beat, per class.
-    pub extra: [usize; 4],
+    pub extra: [usize; 5],
 }
 
 impl Confusion {
@@ -129,7 +130,7 @@ impl Confusion {
         }
     }
 
-    fn row(&self, g: Group) -> &[usize; 5] {
+    fn row(&self, g: Group) -> &[usize; 6] {
         &self.counts[g as usize]
     }
 
@@ -161,15 +162,23 @@ impl Confusion {
         pct(self.tp(), self.tp() + self.fp())
     }
 
-    /// QRS Se and PPV, %, with detections classed `unknown` (not delineated: mostly noise) taken as
-    /// labelled noise — left out, not counted as beats: a matched one becomes a miss, an unmatched one
-    /// is no false beat. The "report both ways".
-    pub fn se_ppv_unknown_as_noise(&self) -> (f64, f64) {
-        let u = class_index(BeatClass::Unknown);
-        let matched_unknown: usize = self.counts.iter().map(|r| r[u]).sum();
-        let tp = self.tp() - matched_unknown;
-        let fn_ = self.fn_() + matched_unknown;
-        let fp = self.fp() - self.extra[u];
+    /// QRS Se and PPV, %, with detections classed `noise` (unreadable signal, or too small and unlike
+    /// the usual beat to be a QRS) or `unknown` (not delineated) taken as labelled noise — left out,
+    /// not counted as beats: a matched one becomes a miss, an unmatched one is no false beat. The
+    /// issue's "report both ways".
+    pub fn se_ppv_excluding_noise(&self) -> (f64, f64) {
+        let cols = [
+            class_index(BeatClass::Unknown),
+            class_index(BeatClass::Noise),
+        ];
+        let matched_noise: usize = self
+            .counts
+            .iter()
+            .map(|r| cols.iter().map(|&c| r[c]).sum::<usize>())
+            .sum();
+        let tp = self.tp() - matched_noise;
+        let fn_ = self.fn_() + matched_noise;
+        let fp = self.fp() - cols.iter().map(|&c| self.extra[c]).sum::<usize>();
         (pct(tp, tp + fn_), pct(tp, tp + fp))
     }
 
@@ -510,10 +519,10 @@ pub fn format_report(rep: &MitdbReport, per_record: bool) -> String {
         g.fn_(),
         g.fp()
     );
-    let (se_n, ppv_n) = g.se_ppv_unknown_as_noise();
+    let (se_n, ppv_n) = g.se_ppv_excluding_noise();
     let _ = writeln!(
         s,
-        "QRS  gross, beats classed unknown taken as labelled noise: Se {se_n:.2} %  PPV {ppv_n:.2} %"
+        "QRS  gross, detections classed noise or unknown left out: Se {se_n:.2} %  PPV {ppv_n:.2} %"
     );
     let _ = writeln!(
         s,
@@ -532,27 +541,28 @@ pub fn format_report(rep: &MitdbReport, per_record: bool) -> String {
     );
     let _ = writeln!(
         s,
-        "{:<8} {:>9} {:>9} {:>9} {:>9} {:>9}",
-        "label", "intrinsic", "paced", "ectopic", "unknown", "missed"
+        "{:<8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "label", "intrinsic", "paced", "ectopic", "unknown", "noise", "missed"
     );
     for grp in Group::ALL {
         let r = g.row(grp);
         let _ = writeln!(
             s,
-            "{:<8} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "{:<8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
             grp.label(),
             r[0],
             r[1],
             r[2],
             r[3],
-            r[4]
+            r[4],
+            r[5]
         );
     }
     let e = &g.extra;
     let _ = writeln!(
         s,
-        "{:<8} {:>9} {:>9} {:>9} {:>9} {:>9}",
-        "no beat", e[0], e[1], e[2], e[3], "-"
+        "{:<8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "no beat", e[0], e[1], e[2], e[3], e[4], "-"
     );
     let _ = writeln!(
         s,
@@ -564,14 +574,25 @@ pub fn format_report(rep: &MitdbReport, per_record: bool) -> String {
     if per_record {
         let _ = writeln!(
             s,
-            "{:<6} {:>6} {:>4} {:>4} {:>7} {:>7} {:>5} {:>7} {:>7} {:>7}",
-            "record", "TP", "FN", "FP", "Se %", "PPV %", "V", "VEB Se", "VEB +P", "paced%"
+            "{:<6} {:>6} {:>4} {:>4} {:>7} {:>7} {:>5} {:>7} {:>7} {:>6} {:>6} {:>7}",
+            "record",
+            "TP",
+            "FN",
+            "FP",
+            "Se %",
+            "PPV %",
+            "V",
+            "VEB Se",
+            "VEB +P",
+            "V miss",
+            "VEB FP",
+            "paced%"
         );
         for (name, c) in &rep.per_record {
             let (np, paced) = c.share(Group::Paced, BeatClass::Paced);
             let _ = writeln!(
                 s,
-                "{:<6} {:>6} {:>4} {:>4} {:>7.2} {:>7.2} {:>5} {:>7.1} {:>7.1} {:>7}",
+                "{:<6} {:>6} {:>4} {:>4} {:>7.2} {:>7.2} {:>5} {:>7.1} {:>7.1} {:>6} {:>6} {:>7}",
                 name,
                 c.tp(),
                 c.fn_(),
@@ -581,6 +602,8 @@ pub fn format_report(rep: &MitdbReport, per_record: bool) -> String {
                 c.veb_total(),
                 c.veb_se(),
                 c.veb_ppv(),
+                c.veb_total() - c.veb_tp(),
+                c.veb_fp(),
                 if np > 0 {
                     format!("{paced:.1}")
                 } else {
@@ -657,7 +680,7 @@ mod tests {
         let mut beats = beats;
         beats[4].class = BeatClass::Unknown; // the F beat
         let c = score_record(&anns, &beats, fs);
-        let (se, ppv) = c.se_ppv_unknown_as_noise();
+        let (se, ppv) = c.se_ppv_excluding_noise();
         assert_eq!((se, ppv), (400.0 / 6.0, 400.0 / 5.0));
     }
 

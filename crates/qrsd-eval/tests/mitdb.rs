@@ -30,16 +30,22 @@ fn mitdb_detection_and_class_do_not_regress() {
     assert_eq!(g.tp() + g.fn_(), 74424);
     assert!(g.se() >= 99.7, "QRS Se {:.2}%", g.se());
     assert!(g.ppv() >= 99.3, "QRS PPV {:.2}%", g.ppv());
+    let (se_n, ppv_n) = g.se_ppv_excluding_noise();
+    assert!(
+        se_n >= 99.65 && ppv_n >= 99.7,
+        "without noise-classed: Se {se_n:.2}% PPV {ppv_n:.2}%"
+    );
     let u = &rep.gross_unpaced;
-    // Today 87.58 % / 81.42 % on fd96077 (89.77 % / 78.64 % on 43ac3ea: the class reads the
-    // delineated width, so delineation changes move it; 58.40 % PPV before alternate conducted shapes
-    // were kept).
-    assert!(u.veb_se() >= 86.5, "VEB Se {:.2}%", u.veb_se());
-    assert!(u.veb_ppv() >= 77.0, "VEB PPV {:.2}%", u.veb_ppv());
+    // Today 88.21 % / 89.74 % (87.58 % / 81.42 % before a ventricular beat had to be neither narrower
+    // than the usual beat nor of its shape, and small unlike detections became `noise`; 58.40 % PPV
+    // before alternate conducted shapes were kept).
+    assert!(u.veb_se() >= 87.5, "VEB Se {:.2}%", u.veb_se());
+    assert!(u.veb_ppv() >= 88.5, "VEB PPV {:.2}%", u.veb_ppv());
 }
 
-/// `(SNR dB, min Se %, min PPV %)` of the bw+ma noise-stress variants of 118 and 119.
-fn noise_stress_holds(snr_db: f64, se: f64, ppv: f64) {
+/// `(SNR dB, min Se %, min PPV %)` of the bw+ma noise-stress variants of 118 and 119, counting every
+/// detection, and the same with the detections classed `noise` or `unknown` left out.
+fn noise_stress_holds(snr_db: f64, all: (f64, f64), without_noise: (f64, f64)) {
     let dir = mitdb_dir();
     let only = ["118".to_string(), "119".to_string()];
     let noise = NoiseStress {
@@ -49,21 +55,28 @@ fn noise_stress_holds(snr_db: f64, se: f64, ppv: f64) {
     let rep = evaluate_mitdb(&dir, &cfg(), Some(&only), Some(&noise)).unwrap();
     let g = &rep.gross;
     assert!(
-        g.se() >= se && g.ppv() >= ppv,
-        "{snr_db} dB: Se {:.2}% PPV {:.2}% (bounds {se}, {ppv})",
+        g.se() >= all.0 && g.ppv() >= all.1,
+        "{snr_db} dB: Se {:.2}% PPV {:.2}% (bounds {all:?})",
         g.se(),
         g.ppv()
+    );
+    let (se, ppv) = g.se_ppv_excluding_noise();
+    assert!(
+        se >= without_noise.0 && ppv >= without_noise.1,
+        "{snr_db} dB without noise-classed: Se {se:.2}% PPV {ppv:.2}% (bounds {without_noise:?})"
     );
 }
 
 #[test]
 fn noise_stress_12_db_does_not_regress() {
-    noise_stress_holds(12.0, 99.7, 96.5);
+    // Today 99.86 / 96.88 %, without noise-classed 99.83 / 99.14 %.
+    noise_stress_holds(12.0, (99.7, 96.5), (99.7, 98.8));
 }
 
 #[test]
 fn noise_stress_6_db_does_not_regress() {
-    noise_stress_holds(6.0, 99.2, 86.0);
+    // Today 99.38 / 86.73 %, without noise-classed 98.41 / 92.56 %.
+    noise_stress_holds(6.0, (99.2, 86.0), (98.0, 92.0));
 }
 
 #[test]

@@ -892,6 +892,7 @@ impl Measurement {
             return Check::Reject(match beat.class {
                 BeatClass::Ectopic => RejectReason::Ectopic,
                 BeatClass::Unknown => RejectReason::NoBoundaries,
+                BeatClass::Noise => RejectReason::Noise,
                 _ => RejectReason::WrongClass,
             });
         }
@@ -1277,6 +1278,7 @@ fn class_word(c: BeatClass) -> &'static str {
         BeatClass::Paced => "paced",
         BeatClass::Ectopic => "ectopic",
         BeatClass::Unknown => "unknown",
+        BeatClass::Noise => "noise",
     }
 }
 

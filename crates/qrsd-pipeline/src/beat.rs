@@ -16,6 +16,9 @@ pub enum BeatClass {
     Ectopic,
     /// Could not be delineated.
     Unknown,
+    /// Not a beat to trust: detected where the signal is unreadable in every lead, or too small
+    /// and unlike the usual beat to be a QRS (a P or T wave, an artefact). Never measured.
+    Noise,
 }
 
 /// QRS onset and offset in samples from the first sample of the record (`None` = not measurable).

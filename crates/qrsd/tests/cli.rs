@@ -38,9 +38,8 @@ fn analyze_json_follows_the_documented_schema() {
     assert!(beats.len() >= 6, "{} beats", beats.len());
     for b in beats {
         let r = b["r_sample"].as_u64().unwrap();
-        assert!(
-            ["intrinsic", "paced", "ectopic", "unknown"].contains(&b["class"].as_str().unwrap())
-        );
+        assert!(["intrinsic", "paced", "ectopic", "unknown", "noise"]
+            .contains(&b["class"].as_str().unwrap()));
         assert!(b["pace_sample"].is_null() || b["pace_sample"].is_u64());
         let (on, off) = (
             b["global"]["onset_sample"].as_u64().unwrap(),
