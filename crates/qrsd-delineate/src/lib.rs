@@ -109,10 +109,11 @@ pub struct DelineationConfig {
     /// Apply the learned boundary correction ([`learned`]) to every lead's onset and offset.
     #[serde(default = "d_true")]
     pub learned_correction: bool,
-    /// Paced beats: the learned onset correction applies only beyond this many ms, either way
-    /// (LUDB's paced onsets 7.2 ± 17.9 ms late without any correction, 2.7 ± 11.7 with all of it, 4.3 ±
-    /// 12.5 with 4 ms; the simulator's sharp BiV capture edges 4 ms early with all of it, at their truth
-    /// with 4 ms: docs/validation.md). A large value keeps the rules' paced onset.
+    /// Paced beats: the learned onset correction applies only beyond this many ms, either way. 0 (all
+    /// of it) since the slow-footed synthetic training beats are labelled at their support: the
+    /// simulator's BiV stimulus-to-onset then comes out at its truth (−0.5 ms median; +7.5 with 4 ms),
+    /// its sharp capture edges too. (With the older threshold labels, 4 ms had kept the sharp edges
+    /// from reading 4 ms early; docs/history.md.) A large value keeps the rules' paced onset.
     #[serde(default = "d_paced_onset_dead_band_ms")]
     pub paced_onset_dead_band_ms: f64,
     /// Place the global onset and offset with the learned global model ([`learned::global_correction_ms`])
@@ -134,7 +135,7 @@ fn d_early_post_ms() -> f64 {
 }
 
 fn d_paced_onset_dead_band_ms() -> f64 {
-    4.0
+    0.0
 }
 
 fn d_refine_gap_ms() -> f64 {

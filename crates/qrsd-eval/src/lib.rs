@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub mod gbm;
+pub mod median;
 pub mod site;
 pub mod train;
 
@@ -80,6 +81,16 @@ pub enum Conditioning {
     Causal,
     /// Forward-backward (zero-phase) band filtering offline, then the same detector and delineator.
     ZeroPhase,
+}
+
+/// How a record's (a site's) QRS boundaries are read from its beats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SiteMethod {
+    /// Every beat delineated on its own (the site result is the median of the beats' values).
+    #[default]
+    PerBeat,
+    /// The run's median beat delineated, its boundaries given to every beat of the run ([`median`]).
+    MedianBeat,
 }
 
 /// Error statistics of one measure, in ms (detected − reference).
@@ -353,6 +364,33 @@ pub fn analyze_record(
     })
 }
 
+/// [`analyze_record`], with the boundaries read as `site` says.
+pub fn analyze_record_site(
+    hea: &Path,
+    cfg: &PipelineConfig,
+    cond: Conditioning,
+    site: SiteMethod,
+) -> Result<Analysis, EvalError> {
+    let mut a = analyze_record(hea, cfg, cond)?;
+    if site == SiteMethod::MedianBeat {
+        let name = hea.display().to_string();
+        let rec = qrsd_formats::open(hea).map_err(|source| EvalError::Record {
+            record: name.clone(),
+            source,
+        })?;
+        let mut cfg = cfg.clone();
+        cfg.fs_hz = rec.fs_hz;
+        cfg.lead_names = rec.leads.iter().map(|l| l.name.clone()).collect();
+        let leads: Vec<&[f32]> = rec.leads.iter().map(|l| l.samples_uv.as_slice()).collect();
+        let c = median::condition(&leads, &cfg).map_err(|source| EvalError::Pipeline {
+            record: name,
+            source,
+        })?;
+        a.beats = median::with_median_beat(&a.beats, &c, &cfg);
+    }
+    Ok(a)
+}
+
 /// The records a LUDB-style database lists in its `RECORDS` file: `(name, path without extension)`.
 pub(crate) fn ludb_records(db_dir: &Path) -> Result<Vec<(String, PathBuf)>, EvalError> {
     let list = db_dir.join("RECORDS");
@@ -397,13 +435,25 @@ pub fn evaluate_ludb(
     only: Option<&[String]>,
     json_out: Option<&Path>,
 ) -> Result<EvalReport, EvalError> {
+    evaluate_ludb_site(db_dir, cfg, cond, only, json_out, SiteMethod::PerBeat)
+}
+
+/// [`evaluate_ludb`] with the boundaries read as `site` says.
+pub fn evaluate_ludb_site(
+    db_dir: &Path,
+    cfg: &PipelineConfig,
+    cond: Conditioning,
+    only: Option<&[String]>,
+    json_out: Option<&Path>,
+    site: SiteMethod,
+) -> Result<EvalReport, EvalError> {
     let mut rep = EvalReport::default();
     for (name, base) in ludb_records(db_dir)? {
         if only.is_some_and(|o| !o.contains(&name)) {
             continue;
         }
         let t0 = std::time::Instant::now();
-        let a = analyze_record(&base.with_extension("hea"), cfg, cond)?;
+        let a = analyze_record_site(&base.with_extension("hea"), cfg, cond, site)?;
         rep.analysis_seconds += t0.elapsed().as_secs_f64();
         if let Some(dir) = json_out {
             let path = dir.join(format!("{name}.json"));

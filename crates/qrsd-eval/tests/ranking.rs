@@ -5,12 +5,14 @@
 //!
 //! The bounds are today's figures plus a margin, so that a change of the delineator or of the
 //! measurement that breaks the ranking, or shifts or spreads the site error, fails here.
-//! Measured on these 40 procedures (2026-12-07, default delineator of main ec7e869):
-//! recommendation right 40/40, ≥ 8 ms pairs ordered 203/203, no incomplete site; site error
-//! (measured − true global QRSd) median by true width 100–120 / 120–140 / 140–160 / 160–180 ms:
-//! −9.8 / −11.2 / −12.0 / −12.5 ms, SD 2.0–2.6 ms, max |error| 16 ms; stimulus-to-QRS-end
-//! −4 ms. The issue's site target (|median| ≤ 3 ms at every width) is NOT met today: it is in
-//! the ignored test below, run it with `cargo test -p qrsd-eval --test ranking -- --ignored`.
+//! Measured on these 40 procedures (2026-12-07, the models trained with the slow-footed synthetic
+//! beats labelled at their support): recommendation right 40/40, ≥ 8 ms pairs ordered 203/203, no
+//! incomplete site; site error (measured − true global QRSd) median by true width 100–120 /
+//! 120–140 / 140–160 / 160–180 ms: +4.0 / 0.0 / 0.0 / −1.0 ms, SD 1.3–2.3 ms, max |error| 8 ms;
+//! stimulus-to-QRS-end 0 ms (before: −9.8 / −11.2 / −12.0 / −12.5 and −4 ms). Over all 200
+//! procedures the issue's site target (|median| ≤ 3 ms at every width) is met (+3.0 / 0.0 / 0.0 /
+//! −1.0), on these 40 the narrowest band misses it by 1 ms: the target is in the ignored test
+//! below, run it with `cargo test -p qrsd-eval --test ranking -- --ignored`.
 
 use qrsd_eval::procedures::{run_procedure, Figures, ProcedureSpec, SiteError, WIDTH_BANDS_MS};
 use std::sync::OnceLock;
@@ -72,27 +74,26 @@ fn site_error_per_width_band_stays_at_todays_level() {
     for band in WIDTH_BANDS_MS {
         let s = fig.band(band, None).unwrap();
         assert!(s.n >= 25, "{band:?}: only {} sites", s.n);
-        // Today −9.8 … −12.5 ms (against the QRS support); 3 ms of margin either side of the
-        // range, but never past the lead-span convention (the support minus the feet) above.
+        // Today −1 … +4 ms (against the QRS support); 3 ms of margin either side of the range.
         assert!(
-            (-16.0..=3.0).contains(&s.median_ms),
+            (-4.0..=7.0).contains(&s.median_ms),
             "{band:?}: median site error {:+.1} ms",
             s.median_ms
         );
-        // Today SD ≤ 2.6 ms, max |error| ≤ 16 ms.
-        assert!(s.sd_ms <= 4.5, "{band:?}: SD {:.2} ms", s.sd_ms);
+        // Today SD ≤ 2.3 ms, max |error| ≤ 8 ms.
+        assert!(s.sd_ms <= 4.0, "{band:?}: SD {:.2} ms", s.sd_ms);
         assert!(
-            s.max_abs_ms <= 22.0,
+            s.max_abs_ms <= 14.0,
             "{band:?}: max |error| {:.1}",
             s.max_abs_ms
         );
         medians.push(s.median_ms);
     }
-    // Width bias: today the band medians span 2.7 ms.
+    // Width bias: today the band medians span 5 ms.
     let lo = medians.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = medians.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    assert!(hi - lo <= 6.0, "band medians {medians:?}");
-    // Stimulus-to-QRS-end: today median −4 ms, max |error| 6 ms.
+    assert!(hi - lo <= 7.0, "band medians {medians:?}");
+    // Stimulus-to-QRS-end: today median 0 ms, max |error| 9 ms.
     let ste = fig
         .all(None, |e: &SiteError| e.stim_to_end_error_ms)
         .unwrap();
@@ -101,7 +102,7 @@ fn site_error_per_width_band_stays_at_todays_level() {
         "stimulus-to-end missing"
     );
     assert!(
-        ste.median_ms.abs() <= 7.0,
+        ste.median_ms.abs() <= 3.0,
         "stimulus-to-end median {:+.1}",
         ste.median_ms
     );
@@ -125,7 +126,7 @@ fn a_reversed_ranking_scores_as_wrong() {
 }
 
 #[test]
-#[ignore = "issue 17 target 3 not met: site medians are 9–13 ms short of the simulator's QRS support"]
+#[ignore = "issue 17 target 3: met over 200 procedures, on these 40 the 100–120 ms band is +4 ms"]
 fn site_error_target_of_issue_17() {
     let fig = figures();
     for band in WIDTH_BANDS_MS {

@@ -338,7 +338,8 @@ pub struct SimSettings {
     pub qrsd_ms: f64,
     /// Heart rate, beats/min.
     pub rate_bpm: f64,
-    /// QRS edges as gradual as real ones (`qrsd_synth::SynthConfig::realistic_edges`).
+    /// QRS edges as gradual as real ones (`qrsd_synth::SynthConfig::realistic_edges`; on by default,
+    /// false gives the sharp edges no real QRS has).
     pub realistic_edges: bool,
 }
 
@@ -351,7 +352,7 @@ impl Default for SimSettings {
             rhythm: "intrinsic".into(),
             qrsd_ms: 150.0,
             rate_bpm: 70.0,
-            realistic_edges: false,
+            realistic_edges: true,
         }
     }
 }

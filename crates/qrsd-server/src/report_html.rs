@@ -915,7 +915,7 @@ pub fn render(report: &Value) -> String {
         );
     }
     out.push_str("</tbody></table>");
-    out.push_str("<p class=\"small\">QRSd: global median over the run (earliest onset to latest offset over all leads). II, V1, V6: median per lead. Stim–end: first pacing stimulus to QRS end. ΔQRS: against the baseline. IQR / SD: spread of the per-beat global QRSd, ms.</p>");
+    out.push_str("<p class=\"small\">QRSd: the median of the run's per-beat values, each beat delineated on its own (global: earliest onset to latest offset over all leads; II, V1, V6: per lead). The median beats below are pictures; measuring on them instead read LUDB's records less closely (docs/validation.md). Stim–end: first pacing stimulus to QRS end. ΔQRS: against the baseline. IQR / SD: spread of the per-beat global QRSd, ms.</p>");
 
     // Median beats.
     out.push_str("<h2>Median beats</h2><p class=\"legend\">25 mm/s, 10 mm/mV; 1 mm minor and 5 mm major grid; calibration pulse 1 mV. <span class=\"sw\" style=\"background:#1a7f37\"></span>QRS onset <span class=\"sw\" style=\"background:#c62828\"></span>QRS offset <span class=\"sw\" style=\"background:#1f5fbf\"></span>pacing stimulus</p>");

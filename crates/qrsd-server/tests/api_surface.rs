@@ -108,13 +108,13 @@ async fn health_metrics_openapi_and_json_errors() {
         .send(
             "PUT",
             "/api/v1/source/sim",
-            Some(&json!({"rhythm": "biv", "qrsd_ms": 130, "realistic_edges": true})),
+            Some(&json!({"rhythm": "biv", "qrsd_ms": 130, "realistic_edges": false})),
         )
         .await;
     assert_eq!(st, 200, "{b}");
     assert_eq!(b["config"]["rhythm"], "biv");
     assert_eq!(b["config"]["qrsd_ms"], 130.0);
-    assert_eq!(b["config"]["realistic_edges"], true);
+    assert_eq!(b["config"]["realistic_edges"], false);
 
     // Metrics are Prometheus text.
     tokio::time::sleep(Duration::from_millis(300)).await;

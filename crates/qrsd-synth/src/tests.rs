@@ -22,7 +22,14 @@ fn qrs_of<'a>(synth: &'a Synth, t: &BeatTruth) -> &'a [[f64; crate::N_ACQUIRED]]
         .1
 }
 
+/// Sharp-edged scenarios (`realistic_edges: false`): the tests that use them check that mode's
+/// properties (edges visible within 2 ms, the per-lead threshold rule); the default slow-footed edges
+/// are checked by `realistic_edges_rise_as_slowly_as_ludb_qrs_and_keep_the_support`.
 fn scenarios() -> Vec<SynthConfig> {
+    let sharp = SynthConfig {
+        realistic_edges: false,
+        ..SynthConfig::default()
+    };
     let mut out = Vec::new();
     for fs in [250.0, 500.0, 1000.0, 2000.0] {
         out.push(SynthConfig {
@@ -31,13 +38,13 @@ fn scenarios() -> Vec<SynthConfig> {
             qrsd_ms: 90.0,
             ectopic_probability: 0.1,
             seed: 11,
-            ..SynthConfig::default()
+            ..sharp.clone()
         });
         out.push(SynthConfig {
             fs_hz: fs,
             qrsd_ms: 170.0,
             seed: 12,
-            ..SynthConfig::default()
+            ..sharp.clone()
         });
         out.push(SynthConfig {
             fs_hz: fs,
@@ -47,7 +54,7 @@ fn scenarios() -> Vec<SynthConfig> {
             loss_of_capture_probability: 0.2,
             ectopic_probability: 0.1,
             seed: 13,
-            ..SynthConfig::default()
+            ..sharp.clone()
         });
     }
     out

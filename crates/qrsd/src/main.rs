@@ -172,6 +172,13 @@ struct EvalArgs {
     /// without it, through the real pipeline), next to the shipped models' in-sample figures.
     #[arg(long)]
     oof: bool,
+    /// LUDB: read each record's boundaries from its median beat (the run's beats aligned on R and
+    /// averaged sample by sample, then delineated) instead of beat by beat.
+    #[arg(long)]
+    median_beat: bool,
+    /// LUDB with `--oof`: write each record's out-of-fold analyze JSON here.
+    #[arg(long, value_name = "DIR")]
+    oof_json_out: Option<PathBuf>,
     /// LUDB: train the learned models on every record (and the synthetic set) and write the model file
     /// here (the shipped one is crates/qrsd-delineate/models/boundary-models.json).
     #[arg(long, value_name = "FILE")]
@@ -285,7 +292,7 @@ fn eval(e: EvalArgs) -> Result<()> {
     let mut cfg = PipelineConfig::new(500.0, Vec::new());
     cfg.filter = e.filter.config();
     let cfg = apply_overrides(cfg, &e.overrides)?;
-    if let Some(dir) = &e.json_out {
+    for dir in e.json_out.iter().chain(&e.oof_json_out) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let only = e.records.as_deref();
@@ -294,11 +301,17 @@ fn eval(e: EvalArgs) -> Result<()> {
     } else {
         Conditioning::Causal
     };
-    let rep = qrsd_eval::evaluate_ludb(&e.dir, &cfg, cond, only, e.json_out.as_deref())?;
+    let site = if e.median_beat {
+        qrsd_eval::SiteMethod::MedianBeat
+    } else {
+        qrsd_eval::SiteMethod::PerBeat
+    };
+    let rep = qrsd_eval::evaluate_ludb_site(&e.dir, &cfg, cond, only, e.json_out.as_deref(), site)?;
     print_report(&rep, cond, e.per_record);
     if e.oof {
         let t0 = Instant::now();
-        let oof = qrsd_eval::train::cross_validate(&e.dir, &cfg)?;
+        let oof =
+            qrsd_eval::train::cross_validate_site(&e.dir, &cfg, site, e.oof_json_out.as_deref())?;
         println!(
             "\nOUT OF FOLD ({} folds grouped by record, models trained in {:.1} s): every record scored by \
              models that did not see it",
