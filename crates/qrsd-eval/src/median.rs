@@ -79,16 +79,6 @@ fn run_members(beats: &[Beat], pre: usize, post: usize, n: usize) -> (BeatClass,
     (class, members)
 }
 
-fn median_of(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let k = v.len();
-    if k % 2 == 1 {
-        v[k / 2]
-    } else {
-        0.5 * (v[k / 2 - 1] + v[k / 2])
-    }
-}
-
 /// The beats of `beats` with the boundaries of their run's median beat (see the module text); beats
 /// outside the run keep their own. `conditioned` is [`condition`]'s output for the same record.
 pub fn with_median_beat(
@@ -119,7 +109,7 @@ pub fn with_median_beat(
                     .iter()
                     .map(|&i| conditioned[l][beats[i].r_sample as usize - pre + k]),
             );
-            *v = median_of(&mut col);
+            *v = crate::site::median(&mut col);
         }
     }
     let mut hints = BeatHints::default();
@@ -132,7 +122,7 @@ pub fn with_median_beat(
             })
             .collect();
         if !rel.is_empty() {
-            let s = pre as f64 + median_of(&mut rel).round();
+            let s = pre as f64 + crate::site::median(&mut rel).round();
             let width = ((cfg.pace.max_width_ms + cfg.pace.blank_ms) * cfg.fs_hz / 1000.0).ceil();
             if s >= 0.0 && s < len as f64 {
                 let s = s as usize;
@@ -202,9 +192,9 @@ mod tests {
             distinct.dedup();
             assert!(distinct.len() <= 3, "{distinct:?}");
             let mut truth: Vec<f64> = rec.truth.iter().map(|t| t.qrsd_ms).collect();
-            let t = median_of(&mut truth);
+            let t = crate::site::median(&mut truth);
             let mut q = q;
-            let m = median_of(&mut q);
+            let m = crate::site::median(&mut q);
             assert!(
                 (m - t).abs() <= 6.0,
                 "{rhythm:?}: median beat {m} ms, truth {t} ms"

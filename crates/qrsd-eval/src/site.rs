@@ -59,7 +59,8 @@ pub struct SiteLevel {
     pub measured_bins: [Stats; 4],
 }
 
-fn median(v: &mut [f64]) -> f64 {
+/// Median of `v` (sorted in place; NaN-free input, not empty).
+pub(crate) fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
     if n % 2 == 1 {
