@@ -138,6 +138,8 @@ pub struct Tally {
     pub errors: BTreeMap<String, Vec<f64>>,
     /// Reference QRSd (ms) of each beat behind `errors["LEAD.qrsd"]`, in the same order, keyed `LEAD`.
     pub ref_qrsd_ms: BTreeMap<String, Vec<f64>>,
+    /// QRSd errors (ms) by the class qrsd gave the beat, keyed `class/LEAD` (e.g. `ectopic/GLOBAL`).
+    pub qrsd_by_class: BTreeMap<String, Vec<f64>>,
 }
 
 impl Tally {
@@ -153,6 +155,12 @@ impl Tally {
         }
         for (k, v) in &other.ref_qrsd_ms {
             self.ref_qrsd_ms
+                .entry(k.clone())
+                .or_default()
+                .extend_from_slice(v);
+        }
+        for (k, v) in &other.qrsd_by_class {
+            self.qrsd_by_class
                 .entry(k.clone())
                 .or_default()
                 .extend_from_slice(v);
@@ -318,10 +326,12 @@ pub fn score_ludb_record_with(
                 push("offset", (off as i64 - roff) as f64 * ms);
             }
             if let (Some(on), Some(off)) = (on, off) {
-                push(
-                    "qrsd",
-                    ((off as i64 - on as i64) - (roff - ron)) as f64 * ms,
-                );
+                let e = ((off as i64 - on as i64) - (roff - ron)) as f64 * ms;
+                push("qrsd", e);
+                t.qrsd_by_class
+                    .entry(format!("{}/{lead}", class_word(b.class)))
+                    .or_default()
+                    .push(e);
                 t.ref_qrsd_ms
                     .entry(lead.to_string())
                     .or_default()
@@ -331,6 +341,54 @@ pub fn score_ludb_record_with(
     }
     t.fp += used.iter().filter(|u| !**u).count();
     t
+}
+
+fn class_word(c: qrsd_pipeline::BeatClass) -> &'static str {
+    use qrsd_pipeline::BeatClass as C;
+    match c {
+        C::Intrinsic => "intrinsic",
+        C::Paced => "paced",
+        C::Ectopic => "ectopic",
+        C::Unknown => "unknown",
+        C::Noise => "noise",
+    }
+}
+
+/// Per-beat QRSd error by the class qrsd gave the beat (the matched beats of `t`): mean ± SD (beats)
+/// for GLOBAL, II, V1 and V6, one line per class that holds beats.
+pub fn format_class_table(t: &Tally) -> String {
+    let mut s = String::from("per beat by qrsd's beat class: QRSd error mean ± SD (beats)\n");
+    s += &format!("{:<10}", "class");
+    for lead in ["GLOBAL", "II", "V1", "V6"] {
+        s += &format!(" {:>20}", lead);
+    }
+    s += "\n";
+    for class in ["intrinsic", "paced", "ectopic", "unknown", "noise"] {
+        let cells: Vec<String> = ["GLOBAL", "II", "V1", "V6"]
+            .iter()
+            .map(|lead| {
+                let v = t
+                    .qrsd_by_class
+                    .get(&format!("{class}/{lead}"))
+                    .map(|v| Stats::of(v))
+                    .unwrap_or_default();
+                if v.n == 0 {
+                    "-".to_string()
+                } else {
+                    format!("{:+.1} ± {:.1} ({})", v.mean, v.sd, v.n)
+                }
+            })
+            .collect();
+        if cells.iter().all(|c| c == "-") {
+            continue;
+        }
+        s += &format!("{class:<10}");
+        for c in cells {
+            s += &format!(" {c:>20}");
+        }
+        s += "\n";
+    }
+    s
 }
 
 /// Run the pipeline over one record.
@@ -526,4 +584,25 @@ pub fn format_table(title: &str, t: &Tally) -> String {
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn class_table_lists_the_classes_that_hold_beats() {
+        let mut a = Tally::default();
+        a.qrsd_by_class
+            .insert("ectopic/GLOBAL".into(), vec![-10.0, -20.0]);
+        let mut t = Tally::default();
+        t.add(&a);
+        t.add(&a);
+        let s = format_class_table(&t);
+        assert!(
+            s.contains("ectopic") && s.contains("-15.0 ± 5.0 (4)"),
+            "{s}"
+        );
+        assert!(!s.contains("paced"), "{s}");
+    }
 }

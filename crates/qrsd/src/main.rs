@@ -381,6 +381,7 @@ fn print_report(rep: &EvalReport, cond: Conditioning, per_record: bool) {
             qrsd_eval::format_table("paced records (8 34 45 74 90 93 95 104 111)", &rep.paced)
         );
     }
+    print!("{}", qrsd_eval::format_class_table(&rep.all));
     print!(
         "{}",
         qrsd_eval::site::format_site_table("site level, all records", &rep.per_record)
