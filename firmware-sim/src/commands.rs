@@ -13,7 +13,7 @@ use crate::SimError;
 /// The command reference (also printed by `firmware-sim --help`).
 pub const HELP: &str = "\
 STDIN COMMANDS (one per line; also usable in scenario phases as \"commands\"):
-  rhythm intrinsic|biv      switch rhythm from the next beat
+  rhythm intrinsic|biv|rv   switch rhythm from the next beat (rv: RV-only pacing, LV not captured)
   qrsd MS                   QRS duration of the rhythm's main beats (60..250)
   intrinsic-qrsd MS         conducted QRSd while pacing (fusion partner)
   loc-extra MS              extra width of loss-of-capture beats
@@ -129,8 +129,8 @@ pub fn parse(line: &str) -> Result<Option<Command>, SimError> {
     }
     let cmd = match kw.as_str() {
         "rhythm" => match arg.map(str::to_ascii_lowercase).as_deref() {
-            Some(r @ ("intrinsic" | "biv")) => Command::Set(json!({ "rhythm": r })),
-            _ => return Err(bad("expected intrinsic|biv")),
+            Some(r @ ("intrinsic" | "biv" | "rv")) => Command::Set(json!({ "rhythm": r })),
+            _ => return Err(bad("expected intrinsic|biv|rv")),
         },
         "lbbb" => Command::Set(json!({ "lbbb": on_off(arg)? })),
         "lead-off" | "leadoff" => {

@@ -111,8 +111,8 @@ struct Cli {
     /// Samples per sample frame (1..=32).
     #[arg(long, default_value_t = 10)]
     samples_per_frame: usize,
-    /// Rhythm: intrinsic or biv.
-    #[arg(long, value_parser = ["intrinsic", "biv"])]
+    /// Rhythm: intrinsic, biv, or rv (RV-only pacing: the LV lead does not capture).
+    #[arg(long, value_parser = ["intrinsic", "biv", "rv"])]
     rhythm: Option<String>,
     /// QRS duration of the rhythm's main beats, ms.
     #[arg(long)]
@@ -249,10 +249,10 @@ fn build_config(cli: &Cli, scenario: Option<&Scenario>) -> Res<SynthConfig> {
         cfg.fs_hz = fs.parse()?;
     }
     if let Some(r) = &cli.rhythm {
-        cfg.rhythm = if r == "biv" {
-            Rhythm::Biv
-        } else {
-            Rhythm::Intrinsic
+        cfg.rhythm = match r.as_str() {
+            "biv" => Rhythm::Biv,
+            "rv" => Rhythm::Rv,
+            _ => Rhythm::Intrinsic,
         };
     }
     set(&mut cfg.qrsd_ms, cli.qrsd_ms);

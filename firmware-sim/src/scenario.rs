@@ -7,7 +7,8 @@
 //!     {"label": "baseline", "duration_s": 20},
 //!     {"label": "site A", "duration_s": 20, "set": {"rhythm": "biv", "qrsd_ms": 140}},
 //!     {"label": "site B", "duration_s": 20, "set": {"qrsd_ms": 120, "fusion_probability": 0.1},
-//!      "commands": ["unplug 1"]}
+//!      "commands": ["unplug 1"]},
+//!     {"label": "site C, LV not capturing", "duration_s": 20, "set": {"rhythm": "rv", "qrsd_ms": 175}}
 //!   ],
 //!   "loop": false
 //! }

@@ -179,6 +179,35 @@ fn biv_pace_flags_match_truth_stimuli() {
 }
 
 #[test]
+fn rv_rhythm_paces_both_leads_and_its_truth_is_loss_of_lv_capture() {
+    let dir = tmp("rv");
+    let truth = dir.join("truth.jsonl");
+    let (bytes, _) = run(&[
+        "--max-speed",
+        "--seconds",
+        "5",
+        "--fs",
+        "1000",
+        "--rhythm",
+        "rv",
+        "--qrsd-ms",
+        "175",
+        "--truth",
+        truth.to_str().unwrap(),
+    ]);
+    let d = decode(&bytes);
+    let beats = json_lines(&truth);
+    assert!(beats.len() >= 4);
+    for b in &beats {
+        // The LV lead paces but does not capture: an RV-only paced QRS of the configured width.
+        assert_eq!(b["class"], "loss_of_capture");
+        let stim = b["stimulus_sample"].as_u64().unwrap();
+        assert!(d.pace_samples.contains(&stim), "no pace flag at {stim}");
+        assert!((b["qrsd_ms"].as_f64().unwrap() - 175.0).abs() <= 1.0);
+    }
+}
+
+#[test]
 fn link_faults_are_all_seen_by_the_decoder() {
     let dir = tmp("faults");
     let log = dir.join("faults.jsonl");

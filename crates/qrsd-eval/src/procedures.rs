@@ -489,6 +489,7 @@ pub fn measure_recording(
     let result = m.result();
     let expected = match synth.rhythm {
         Rhythm::Biv => TrueClass::Paced,
+        Rhythm::Rv => TrueClass::LossOfCapture,
         Rhythm::Intrinsic => TrueClass::Intrinsic,
     };
     let truth_of = |r: u64| -> Option<&BeatTruth> {

@@ -101,6 +101,15 @@ fn rs_q(uv: &[f32], on: usize, off: usize) -> Option<(f64, f64, bool)> {
     Some((r, s, first_neg))
 }
 
+/// A ratio for the rule text ("no S" when there is none).
+fn show(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x:.2}")
+    } else {
+        "∞ (no S)".to_string()
+    }
+}
+
 fn ratio(r: f64, s: f64) -> Option<f64> {
     (s > 1e-9).then(|| r / s)
 }
@@ -134,7 +143,7 @@ pub fn classify(mb: &MedianBeat) -> Option<(LvCaptureClass, LvCaptureCriteria)> 
         } else {
             LvCaptureClass::Likely
         };
-        (c, format!("R/S in V1 {v1:.2} ≥ 1 (Ammann step 1)"))
+        (c, format!("R/S in V1 {} ≥ 1 (Ammann step 1)", show(v1)))
     } else if i <= 1.0 {
         let c = if (borderline(v1) || borderline(i)) && !q_i {
             LvCaptureClass::Uncertain
@@ -143,7 +152,11 @@ pub fn classify(mb: &MedianBeat) -> Option<(LvCaptureClass, LvCaptureCriteria)> 
         };
         (
             c,
-            format!("R/S in V1 {v1:.2} < 1 and in I {i:.2} ≤ 1 (Ammann step 2)"),
+            format!(
+                "R/S in V1 {} < 1 and in I {} ≤ 1 (Ammann step 2)",
+                show(v1),
+                show(i)
+            ),
         )
     } else {
         let c = if q_i || borderline(i) {
@@ -154,8 +167,9 @@ pub fn classify(mb: &MedianBeat) -> Option<(LvCaptureClass, LvCaptureCriteria)> 
         (
             c,
             format!(
-                "R/S in V1 {v1:.2} < 1 and in I {:.2} > 1: RV-only pattern (Ammann)",
-                i.min(1e6)
+                "R/S in V1 {} < 1 and in I {} > 1: RV-only pattern (Ammann)",
+                show(v1),
+                show(i)
             ),
         )
     };

@@ -552,8 +552,8 @@ impl Config {
         if !(0.1..=100.0).contains(&s.speed) {
             return bad("source.sim.speed must be 0.1..=100".into());
         }
-        if s.rhythm != "intrinsic" && s.rhythm != "biv" {
-            return bad("source.sim.rhythm must be intrinsic or biv".into());
+        if !["intrinsic", "biv", "rv"].contains(&s.rhythm.as_str()) {
+            return bad("source.sim.rhythm must be intrinsic, biv or rv".into());
         }
         if !(0.0..=1000.0).contains(&self.source.replay_speed) {
             return bad("source.replay_speed must be 0..=1000".into());

@@ -193,7 +193,7 @@ pub fn document() -> Value {
         "Reject": {"type": "object", "additionalProperties": false, "required": ["reason"], "properties": {
             "reason": enum_s(&["phrenic_stimulation", "high_threshold", "unstable", "other"]), "note": {"type": "string", "maxLength": 1000}}},
         "SimUpdate": {"type": "object", "additionalProperties": false, "properties": {
-            "rhythm": enum_s(&["intrinsic", "biv"]), "qrsd_ms": {"type": "number", "minimum": 60, "maximum": 250},
+            "rhythm": enum_s(&["intrinsic", "biv", "rv"]), "qrsd_ms": {"type": "number", "minimum": 60, "maximum": 250},
             "intrinsic_qrsd_ms": {"type": "number", "minimum": 60, "maximum": 250},
             "rate_bpm": {"type": "number", "minimum": 30, "maximum": 180}, "hrv_ms": {"type": "number"},
             "lbbb": {"type": "boolean"}, "realistic_edges": {"type": "boolean"}, "fusion_probability": {"type": "number", "minimum": 0, "maximum": 1},

@@ -97,10 +97,10 @@ fn open_source(cfg: &Config) -> Result<(Box<dyn Source>, Option<SimControl>), St
             let s = &cfg.source.sim;
             let synth = qrsd_synth::SynthConfig {
                 fs_hz: s.fs_hz,
-                rhythm: if s.rhythm == "biv" {
-                    qrsd_synth::Rhythm::Biv
-                } else {
-                    qrsd_synth::Rhythm::Intrinsic
+                rhythm: match s.rhythm.as_str() {
+                    "biv" => qrsd_synth::Rhythm::Biv,
+                    "rv" => qrsd_synth::Rhythm::Rv,
+                    _ => qrsd_synth::Rhythm::Intrinsic,
                 },
                 qrsd_ms: s.qrsd_ms,
                 rate_bpm: s.rate_bpm,

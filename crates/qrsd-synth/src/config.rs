@@ -15,6 +15,11 @@ pub enum Rhythm {
     /// [`PaceConfig::av_delay_ms`], by the LV and RV stimuli and a paced QRS, occasionally a fusion beat or a
     /// beat with loss of LV capture.
     Biv,
+    /// Atrially tracked pacing with the LV lead not capturing (RV-only pacing): both stimuli are
+    /// delivered, the RV captures, and every paced QRS is the LBBB-like RV-paced complex (QS in V1,
+    /// dominant R in I, superior axis) of [`SynthConfig::qrsd_ms`]; truth class
+    /// [`BeatClass::LossOfCapture`](crate::BeatClass::LossOfCapture).
+    Rv,
 }
 
 /// Pacing stimulus and capture parameters (used when [`SynthConfig::rhythm`] is [`Rhythm::Biv`]).
@@ -120,7 +125,8 @@ pub struct SynthConfig {
     /// Rhythm of the non-ectopic beats.
     pub rhythm: Rhythm,
     /// True global QRS duration of the rhythm's main beats (intrinsic beats for [`Rhythm::Intrinsic`], captured
-    /// BiV-paced beats for [`Rhythm::Biv`]), ms; 60..=250. Honoured to the nearest sample.
+    /// BiV-paced beats for [`Rhythm::Biv`], RV-only paced beats for [`Rhythm::Rv`]), ms; 60..=250. Honoured to
+    /// the nearest sample.
     pub qrsd_ms: f64,
     /// QRS duration of the patient's conducted beats while BiV pacing (the intrinsic partner of fusion beats),
     /// ms; 60..=250. Unused for [`Rhythm::Intrinsic`].

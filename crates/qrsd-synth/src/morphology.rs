@@ -285,9 +285,12 @@ pub(crate) fn morph(kind: MorphKind) -> Morph {
             [0.50, 0.45, -0.35].map(|c| c * 400.0),
             true,
         ),
+        // The late leftward forces dominate (RV apex to LV free wall, as in LBBB): with two lobes of
+        // nearly equal size the beat's R jumped from one to the other from beat to beat, and an
+        // R-aligned template no longer matched its own rhythm.
         MorphKind::RvOnly => Morph::from(
             &[
-                Lobe::qrs(0.0, 0.30, 0.60, [0.55, -0.80, -0.55], 1100.0),
+                Lobe::qrs(0.0, 0.30, 0.60, [0.55, -0.80, -0.55], 800.0),
                 Lobe::qrs(0.40, 0.68, 1.0, [0.85, -0.35, -0.70], 1000.0),
             ],
             [-0.50, 0.45, 0.50].map(|c| c * 400.0),

@@ -335,6 +335,8 @@ impl Synth {
             BeatClass::Ectopic
         } else if cfg.rhythm == Rhythm::Intrinsic {
             BeatClass::Intrinsic
+        } else if cfg.rhythm == Rhythm::Rv {
+            BeatClass::LossOfCapture
         } else if d.class < cfg.fusion_probability {
             BeatClass::Fusion
         } else if d.class < cfg.fusion_probability + cfg.loss_of_capture_probability {
@@ -349,7 +351,7 @@ impl Synth {
         });
         let conducted_qrsd = match cfg.rhythm {
             Rhythm::Intrinsic => cfg.qrsd_ms,
-            Rhythm::Biv => cfg.intrinsic_qrsd_ms,
+            Rhythm::Biv | Rhythm::Rv => cfg.intrinsic_qrsd_ms,
         };
         let (m, qrsd_ms): (Morph, f64) = match class {
             BeatClass::Intrinsic => (conducted, cfg.qrsd_ms),
@@ -361,6 +363,11 @@ impl Synth {
                     Morph::blend(&morph(MorphKind::Biv), w, &conducted, 1.0 - w, 0.25),
                     w * cfg.qrsd_ms + (1.0 - w) * conducted_qrsd,
                 )
+            }
+            // RV-only pacing as the rhythm: its own configured width; an occasional loss of
+            // capture during BiV pacing: wider than the BiV complex.
+            BeatClass::LossOfCapture if cfg.rhythm == Rhythm::Rv => {
+                (morph(MorphKind::RvOnly), cfg.qrsd_ms)
             }
             BeatClass::LossOfCapture => (
                 morph(MorphKind::RvOnly),

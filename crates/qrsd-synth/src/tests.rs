@@ -265,3 +265,68 @@ fn realistic_edges_rise_as_slowly_as_ludb_qrs_and_keep_the_support() {
         assert!(a > 0.002, "{rhythm:?} {qrsd}: the feet are there ({a:.4})");
     }
 }
+
+/// R and S (magnitudes, µV) of acquired lead `l` over a logged QRS, and whether its first clear
+/// deflection (≥ 5 % of peak-to-peak) is negative.
+fn rs_q(qrs: &[[f64; crate::N_ACQUIRED]], l: usize) -> (f64, f64, bool) {
+    let r = qrs.iter().map(|x| x[l]).fold(0.0f64, f64::max);
+    let s = -qrs.iter().map(|x| x[l]).fold(0.0f64, f64::min);
+    let first_neg = qrs
+        .iter()
+        .map(|x| x[l])
+        .find(|v| v.abs() >= 0.05 * (r + s))
+        .is_some_and(|v| v < 0.0);
+    (r, s, first_neg)
+}
+
+#[test]
+fn rv_rhythm_is_rv_only_paced_and_biv_shows_lv_capture_signs() {
+    // Leads: 0 = I, 2 = V1. Every seed rotates the heart a little; the signs must hold for each.
+    for seed in 0..8 {
+        let (truth, synth) = run(
+            SynthConfig {
+                rhythm: Rhythm::Rv,
+                qrsd_ms: 170.0,
+                seed,
+                ..SynthConfig::default()
+            },
+            6.0,
+        );
+        assert!(truth.len() >= 5);
+        for t in &truth {
+            assert_eq!(t.class, BeatClass::LossOfCapture);
+            assert!(t.stimulus_sample.is_some());
+            assert!((t.qrsd_ms - 170.0).abs() <= 2.0, "{}", t.qrsd_ms);
+            let q = qrs_of(&synth, t);
+            let (r_v1, s_v1, _) = rs_q(q, 2);
+            let (r_i, s_i, q_i) = rs_q(q, 0);
+            assert!(
+                r_v1 < 0.05 * s_v1,
+                "QS in V1 (seed {seed}): R {r_v1} S {s_v1}"
+            );
+            assert!(
+                r_i > 2.0 * s_i && !q_i,
+                "R in I (seed {seed}): R {r_i} S {s_i}"
+            );
+        }
+        let (truth, synth) = run(
+            SynthConfig {
+                rhythm: Rhythm::Biv,
+                qrsd_ms: 130.0,
+                seed,
+                ..SynthConfig::default()
+            },
+            6.0,
+        );
+        for t in truth.iter().filter(|t| t.class == BeatClass::Paced) {
+            let q = qrs_of(&synth, t);
+            let (r_v1, s_v1, _) = rs_q(q, 2);
+            let (_, _, q_i) = rs_q(q, 0);
+            assert!(
+                r_v1 >= s_v1,
+                "R/S ≥ 1 in V1 (seed {seed}): R {r_v1} S {s_v1}"
+            );
+            assert!(q_i, "Q/QS in I (seed {seed})");
+        }
+    }
+}

@@ -44,7 +44,7 @@ pub struct RecordArgs {
     /// sim: sampling rate, Hz.
     #[arg(long, default_value_t = 1000.0)]
     fs: f64,
-    /// sim: rhythm, `intrinsic` or `biv`.
+    /// sim: rhythm, `intrinsic`, `biv` or `rv` (RV-only pacing).
     #[arg(long, default_value = "intrinsic")]
     rhythm: String,
     /// sim: QRS duration of the rhythm's beats, ms.
@@ -81,7 +81,8 @@ fn build_source(a: &RecordArgs, speed: Speed) -> Result<Box<dyn Source>> {
         let rhythm = match a.rhythm.as_str() {
             "intrinsic" => Rhythm::Intrinsic,
             "biv" => Rhythm::Biv,
-            r => bail!("--rhythm {r:?}: intrinsic or biv"),
+            "rv" => Rhythm::Rv,
+            r => bail!("--rhythm {r:?}: intrinsic, biv or rv"),
         };
         let mut synth = SynthConfig {
             fs_hz: a.fs,
