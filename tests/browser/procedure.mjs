@@ -37,6 +37,7 @@ const Q_BASE = 160; // simulated intrinsic LBBB QRSd, ms
 const Q_S1 = 140; // site 1 paced QRSd
 const Q_S2 = 125; // site 2 paced QRSd (shorter, then rejected)
 const Q_S3 = 143; // site 3 paced QRSd: within the 5 ms uncertainty of site 1 (a close call)
+const Q_S4 = 160; // site 4: the LV lead does not capture (RV-only pacing)
 const FIRST_BEAT_MS = Number(opt('first-beat-ms', '1000'));
 const EXTRA_SERVER_ARGS = (opt('server-args', '') || '').split(' ').filter(Boolean);
 fs.mkdirSync(OUT, { recursive: true });
@@ -181,7 +182,7 @@ async function setSim(rhythm, qrsd) {
   await page.selectOption('[data-testid=sim-rhythm]', rhythm);
   await page.fill('[data-testid=sim-qrsd]', String(qrsd));
   await page.click('[data-testid=sim-apply]');
-  const cls = rhythm === 'biv' ? 'paced' : 'intrinsic';
+  const cls = { biv: 'paced', rv: 'loss_of_capture' }[rhythm] || 'intrinsic';
   const t0 = performance.now();
   while (performance.now() - t0 < 30000) {
     const t = await api('GET', `/api/v1/sim/truth?since=${since}`).catch(() => null);
@@ -291,6 +292,12 @@ if (!SOAK_ONLY) {
   check(rec3.close_call === true, `the service calls sites 1 and 3 a close call (${Q_S1} vs ${Q_S3} ms)`);
   check(warnShown && (rec3.warnings || []).every((w) => warnText.includes(w.replace(/\.$/, ''))), 'the page shows the close-call warning in plain words');
 
+  // Site 4: anterior mid, the LV lead not capturing (RV-only pacing): flagged on the page.
+  const s4 = await addSite('anterior', 'mid', 'ANT mid');
+  await setSim('rv', Q_S4);
+  await measureThroughPage(s4, `site 4 (RV only ${Q_S4} ms, button)`, () => page.click(`[data-testid=measure-${s4}]`));
+  await page.waitForFunction((k) => /unlikely/.test(document.querySelector(`[data-testid=cell-${k}-lvcap]`)?.textContent || ''), s4, { timeout: 10000 }).catch(() => {});
+
   // Every number on the page equals the API's.
   console.log('\n# page numbers against the API');
   const p = await api('GET', `/api/v1/procedures/${procId}`);
@@ -316,13 +323,38 @@ if (!SOAK_ONLY) {
       stim: r0(m.stim_to_end_ms), beats: `${m.beats_used}/${m.beats_required}`,
     };
     if (k !== 'baseline') want.delta = typeof m.qrsd_ms === 'number' && typeof baseM.qrsd_ms === 'number' ? signed(m.qrsd_ms - baseM.qrsd_ms) : '—';
+    // QRS area, ΔQRS area against the baseline (µV·s and %), LV capture (issue 19).
+    want.area = m.status === 'complete' ? r0(m.qrs_area_uvs) : '—';
+    if (k !== 'baseline') {
+      want.darea = m.status === 'complete' && typeof m.delta_qrs_area_uvs === 'number' ? `${signed(m.delta_qrs_area_uvs)} (${signed(m.delta_qrs_area_pct)}%)` : '—';
+      want.lvcap = (m.status === 'complete' && m.lv_capture) || '—';
+    }
     for (const [f, w] of Object.entries(want)) {
       const got = await cell(k, f);
       check(got === w, `row ${k} ${f}: page ${got} = API ${w}`);
     }
     console.log(`       row ${k}: status ${m.status}, QRSd ${m.qrsd_ms?.toFixed?.(1)} ms, II/V1/V6 ${['II', 'V1', 'V6'].map((l) => m.leads?.[l]?.qrsd_ms?.toFixed?.(1)).join('/')}, stim→end ${m.stim_to_end_ms?.toFixed?.(1)}, beats ${m.beats_used}/${m.beats_required}`);
   }
-  const truth = { baseline: Q_BASE, [s1]: Q_S1, [s2]: Q_S2, [s3]: Q_S3 };
+  const truth = { baseline: Q_BASE, [s1]: Q_S1, [s2]: Q_S2, [s3]: Q_S3, [s4]: Q_S4 };
+  // LV capture against the simulator: BiV sites likely, the RV-only site unlikely with a warning.
+  const byKey = Object.fromEntries(rows);
+  for (const k of [s1, s3]) check(byKey[k].lv_capture === 'likely' && (await cell(k, 'lvcap')) === 'likely', `BiV site ${k}: LV capture likely on the page and in the API`);
+  check(byKey[s4].lv_capture === 'unlikely' && (await cell(s4, 'lvcap')) === 'unlikely', 'RV-only site: LV capture unlikely on the page and in the API');
+  check(byKey[s4].lv_capture_criteria && typeof byKey[s4].lv_capture_criteria.warning === 'string', 'RV-only site: the measurement carries a plain warning');
+  check(typeof baseM.qrs_area_uvs === 'number' && typeof byKey[s1].delta_qrs_area_uvs === 'number' && byKey[s1].delta_qrs_area_uvs < 0, `QRS area and ΔQRS area in the API (baseline ${r0(baseM.qrs_area_uvs)}, site 1 Δ ${signed(byKey[s1].delta_qrs_area_uvs)} µV·s)`);
+  for (const [k, m] of rows) console.log(`       row ${k}: QRS area ${m.qrs_area_uvs?.toFixed?.(1)} µV·s, Δ ${m.delta_qrs_area_uvs?.toFixed?.(1) ?? '—'} µV·s (${m.delta_qrs_area_pct?.toFixed?.(0) ?? '—'} %), LV capture ${m.lv_capture ?? '—'}`);
+  // Sites against baseline: II, V1, V6 overlays and the frontal loop for every complete site.
+  await page.waitForSelector('[data-testid=compare]:not([hidden])', { timeout: 10000 }).catch(() => {});
+  const completeSites = rows.filter(([k, m]) => k !== 'baseline' && m.status === 'complete').map(([k]) => k);
+  for (const k of completeSites) {
+    const n = await page.$$eval(`[data-testid=compare-${k}] svg[data-lead]`, (e) => e.map((x) => x.dataset.lead).join(','));
+    const loops = await page.$$eval(`[data-testid=compare-${k}] [data-testid=vcg-loop] .loop-site`, (e) => e.length);
+    const grey = await page.$$eval(`[data-testid=compare-${k}] .trace-baseline`, (e) => e.length);
+    check(n === 'II,V1,V6' && loops === 1 && grey === 3, `site ${k}: II, V1, V6 over the baseline and the VCG loop on the page (${n}; ${grey} baseline traces, ${loops} loop)`);
+  }
+  check((await page.textContent(`[data-testid=lvcap-${s4}]`)).trim() === 'unlikely', 'the comparison names the RV-only site unlikely');
+  check((await page.textContent('[data-testid=recommendation-rule]')).includes('shortest paced QRS'), 'the page says which rule ranked the sites');
+  await page.locator('[data-testid=compare]').screenshot({ path: path.join(OUT, 'compare.png') });
   for (const [k, m] of rows) {
     if (truth[k] !== undefined && typeof m.qrsd_ms === 'number') console.log(`       row ${k}: simulator ${truth[k]} ms, measured ${m.qrsd_ms.toFixed(1)} ms (${(m.qrsd_ms - truth[k]).toFixed(1)} ms)`);
   }
@@ -353,6 +385,20 @@ if (!SOAK_ONLY) {
   check(expectPanels >= 9 && svgs.length === expectPanels, `median-beat pictures of II, V1, V6 for the baseline and every measured run (${svgs.length} panels, ${expectPanels} expected)`);
   check(svgs.every((s) => s.w.endsWith('mm') && s.vb.split(' ')[2] === s.w.replace('mm', '')), 'every picture is drawn at 1 user unit = 1 mm');
   check(svgs.filter((s) => s.onset && s.offset).length >= Math.min(9, svgs.length), 'onset and offset marked in the pictures');
+  // Issue 19: the site table's QRS area, ΔArea and LV capture; every complete site over the baseline.
+  const heads = await reportPage.$$eval('table thead th', (e) => e.map((x) => x.textContent));
+  check(['QRS area µV·s', 'ΔArea µV·s', 'LV capture'].every((h) => heads.includes(h)), 'report site table has QRS area, ΔArea and LV capture');
+  check(html.includes('Okafor 2019') && html.includes('population findings'), 'report legend gives the literature marks as population findings');
+  check(/Ranking rule: shortest paced QRS duration/.test(html), 'report says which ranking rule was used');
+  const overlays = await reportPage.$$eval('svg.overlay', (els) => els.map((e) => ({ w: e.getAttribute('width'), vb: e.getAttribute('viewBox'), base: !!e.querySelector('.trace-baseline'), site: !!e.querySelector('.trace-site') })));
+  const loopsR = await reportPage.$$eval('svg.vcg .loop-site', (els) => els.length);
+  const nComplete = (rj.sites || []).filter((x) => (x.measurements || []).some((m) => m.status === 'complete')).length;
+  check(overlays.length === 3 * nComplete && overlays.every((o) => o.base && o.site && o.w === `${o.vb.split(' ')[2]}mm`), `report: II, V1, V6 of every complete site over the baseline, in mm (${overlays.length} pictures for ${nComplete} sites)`);
+  check(loopsR === nComplete, `report: a VCG loop per complete site (${loopsR})`);
+  check(/LV capture: <b>unlikely<\/b>/.test(html), 'report flags the RV-only site');
+  const cmp = reportPage.locator('.beat.compare');
+  for (let i = 0; i < Math.min(2, await cmp.count()); i++) await cmp.nth(i).screenshot({ path: path.join(OUT, `report-compare-${i + 1}.png`) });
+  await cmp.last().screenshot({ path: path.join(OUT, 'report-compare-rv.png') });
   const reportShot = path.join(OUT, 'report.png');
   await reportPage.screenshot({ path: reportShot, fullPage: true });
   await reportPage.pdf({ path: path.join(OUT, 'report.pdf'), format: 'A4', printBackground: true, preferCSSPageSize: true });

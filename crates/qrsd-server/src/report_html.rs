@@ -16,6 +16,8 @@
 use serde_json::Value;
 use std::fmt::Write as _;
 
+pub mod compare;
+
 /// Paper speed, mm per second.
 pub const MM_PER_S: f64 = 25.0;
 /// Gain, mm per millivolt.
@@ -540,8 +542,8 @@ body { font-family: "DejaVu Sans", Arial, sans-serif; font-size: 9.5pt; color: #
 h1 { font-size: 15pt; margin: 0 0 2mm; }
 h2 { font-size: 11.5pt; margin: 5mm 0 2mm; border-bottom: 0.3mm solid #000; }
 h3 { font-size: 10pt; margin: 3mm 0 1mm; }
-table { border-collapse: collapse; width: 100%; font-size: 8.5pt; }
-th, td { border: 0.2mm solid #888; padding: 0.6mm 1mm; text-align: right; vertical-align: top; white-space: nowrap; }
+table { border-collapse: collapse; width: 100%; font-size: 8pt; }
+th, td { border: 0.2mm solid #888; padding: 0.5mm 0.7mm; text-align: right; vertical-align: top; white-space: nowrap; }
 td.l, th.l { white-space: normal; overflow-wrap: break-word; }
 table.audit { font-size: 7.5pt; table-layout: fixed; }
 table.audit td { overflow-wrap: anywhere; }
@@ -549,7 +551,8 @@ table.audit th:nth-child(1) { width: 34mm; } table.audit th:nth-child(2) { width
 .settings { columns: 2; column-gap: 6mm; font-size: 7.5pt; }
 .settings .kv { break-inside: avoid; overflow-wrap: anywhere; }
 .settings .k { font-weight: bold; }
-th { background: #eee; }
+th { background: #eee; white-space: normal; }
+td.darea { white-space: normal; min-width: 11mm; }
 td.l, th.l { text-align: left; }
 dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: 0.5mm 4mm; margin: 0; }
 dl.meta dt { font-weight: bold; } dl.meta dd { margin: 0; }
@@ -559,7 +562,7 @@ tr.recommended td { font-weight: bold; }
 tr.rejected td { color: #555; }
 .beat { break-inside: avoid; page-break-inside: avoid; margin-bottom: 3mm; }
 .leads { display: flex; gap: 3mm; flex-wrap: wrap; align-items: flex-start; }
-svg.ecg { display: block; background: #fff; }
+svg.ecg, svg.overlay, svg.vcg { display: block; background: #fff; }
 .legend, .small { font-size: 8pt; color: #333; }
 .sw { display: inline-block; width: 5mm; height: 0.6mm; vertical-align: middle; margin: 0 1mm 0 2mm; }
 .missing { color: #555; font-style: italic; }
@@ -614,6 +617,14 @@ fn measurement_row(
         (Some(u), None) => u.to_string(),
         _ => "—".into(),
     };
+    let area = f64_of(mv, &["qrs_area_uvs"]).filter(|_| complete);
+    let d_area = f64_of(mv, &["delta_qrs_area_uvs"]).filter(|_| complete);
+    let d_pct = f64_of(mv, &["delta_qrs_area_pct"]).filter(|_| complete);
+    let d_area_text = match (d_area, d_pct) {
+        (Some(d), Some(p)) => format!("{} ({}%)", signed0(Some(d)), signed0(Some(p))),
+        _ => "—".into(),
+    };
+    let capture = text_of(mv, &["lv_capture"]).filter(|_| complete);
     let rej = rejected_beats(mv);
     let mut fl = flags(mv);
     if !rej.is_empty() {
@@ -621,7 +632,7 @@ fn measurement_row(
     }
     let _ = write!(
         out,
-        "<tr class=\"{class}\"><td class=\"l\">{}{}</td><td class=\"l\">{}</td><td><b>{}</b></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} / {}</td><td>{}</td><td class=\"l\">{}</td></tr>",
+        "<tr class=\"{class}\"><td class=\"l\">{}{}</td><td class=\"l\">{}</td><td><b>{}</b></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"area\">{}</td><td class=\"darea\">{}</td><td class=\"l lvcap\">{}</td><td>{} / {}</td><td>{}</td><td class=\"l\">{}</td></tr>",
         escape(name),
         note.map(|n| format!("<br><span class=\"small\">{}</span>", escape(n))).unwrap_or_default(),
         escape(status),
@@ -631,6 +642,9 @@ fn measurement_row(
         ms0(lead_qrsd(mv, "V6").filter(|_| complete)),
         ms0(f64_of(mv, &["stim_to_end_ms", "stimulus_to_end_ms"]).filter(|_| complete)),
         if class.contains("baseline") { String::new() } else { signed0(delta) },
+        ms0(area),
+        if class.contains("baseline") { String::new() } else { d_area_text },
+        if class.contains("baseline") { String::new() } else { escape(capture.as_deref().unwrap_or("—")) },
         ms1(iqr),
         ms1(sd),
         beats,
@@ -804,13 +818,24 @@ pub fn render(report: &Value) -> String {
                 .or_else(|| current(&ms).and_then(|m| f64_of(m, &["qrsd_ms"])));
             let d = f64_of(best, &["delta_qrs_ms", "delta_ms", "delta_qrsd_ms"])
                 .or_else(|| q.zip(base).map(|(q, b)| q - b));
+            let by_area = text_of(r, &["rule"]).as_deref() == Some("smallest_qrs_area");
+            let area = f64_of(best, &["qrs_area_uvs"]);
+            let d_area = f64_of(best, &["delta_qrs_area_uvs"]);
             let _ = write!(
                 out,
-                "<div class=\"rec\">Shortest paced QRS among the sites not rejected: <b>{}</b> — QRSd {} ms, ΔQRS {} ms against baseline{}.</div>",
+                "<div class=\"rec\">{} among the sites not rejected: <b>{}</b> — QRSd {} ms, ΔQRS {} ms against baseline{}; QRS area {} µV·s, ΔQRS area {} µV·s.</div><p class=\"small\" data-testid=\"rule\">Ranking rule: {} (setting <code>recommendation.rank_by</code>).</p>",
+                if by_area { "Smallest QRS area" } else { "Shortest paced QRS" },
                 escape(&site_name(site)),
                 ms0(q),
                 signed0(d),
                 base.map(|b| format!(" ({b:.0} ms)")).unwrap_or_else(|| " (no baseline)".into()),
+                ms0(area),
+                signed0(d_area),
+                if by_area {
+                    "smallest QRS area (largest reduction against baseline)"
+                } else {
+                    "shortest paced QRS duration"
+                },
             );
             let warn = match get(r, &["warnings", "warning", "warning_text"]) {
                 Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
@@ -860,7 +885,7 @@ pub fn render(report: &Value) -> String {
     }
 
     // Site table.
-    out.push_str("<h2>Sites</h2><table><thead><tr><th class=\"l\">Site</th><th class=\"l\">Status</th><th>QRSd ms</th><th>II</th><th>V1</th><th>V6</th><th>Stim–end</th><th>ΔQRS</th><th>IQR / SD</th><th>Beats</th><th class=\"l\">Flags</th></tr></thead><tbody>");
+    out.push_str("<h2>Sites</h2><table><thead><tr><th class=\"l\">Site</th><th class=\"l\">Status</th><th>QRSd ms</th><th>II</th><th>V1</th><th>V6</th><th>Stim–end</th><th>ΔQRS</th><th>QRS area µV·s</th><th>ΔArea µV·s</th><th class=\"l\">LV capture</th><th>IQR / SD</th><th>Beats</th><th class=\"l\">Flags</th></tr></thead><tbody>");
     let bl = baselines(report);
     let bm = current(&bl);
     measurement_row(
@@ -915,7 +940,7 @@ pub fn render(report: &Value) -> String {
         );
     }
     out.push_str("</tbody></table>");
-    out.push_str("<p class=\"small\">QRSd: the median of the run's per-beat values, each beat delineated on its own (global: earliest onset to latest offset over all leads; II, V1, V6: per lead). The median beats below are pictures; measuring on them instead read LUDB's records less closely (docs/validation.md). Stim–end: first pacing stimulus to QRS end. ΔQRS: against the baseline. IQR / SD: spread of the per-beat global QRSd, ms.</p>");
+    out.push_str("<p class=\"small\">QRSd: the median of the run's per-beat values, each beat delineated on its own (global: earliest onset to latest offset over all leads; II, V1, V6: per lead). The median beats below are pictures; measuring on them instead read LUDB's records less closely (docs/validation.md). Stim–end: first pacing stimulus to QRS end. ΔQRS: against the baseline. IQR / SD: spread of the per-beat global QRSd, ms. QRS area: the vectorcardiographic QRS area (X, Y, Z from I, II, V1–V6 by the Kors matrix, each integrated over the QRS from its level at the onset; √(Ax² + Ay² + Az²)), median over the run; ΔArea: site − baseline (negative = reduction) and %. In published cohorts a baseline QRS area ≥ 102 µV·s and a reduction ≥ 45–62 µV·s went with better outcomes of CRT (Okafor 2019, Ghossein 2021): population findings, not a rule for this patient. LV capture: Ammann criteria on the median paced beat (R/S ≥ 1 in V1, or R/S < 1 in V1 with R/S ≤ 1 in I: LV capture), Q/q/QS in I as supporting sign (Cao 2015); unlikely = looks like RV-only pacing.</p>");
 
     // Median beats.
     out.push_str("<h2>Median beats</h2><p class=\"legend\">25 mm/s, 10 mm/mV; 1 mm minor and 5 mm major grid; calibration pulse 1 mV. <span class=\"sw\" style=\"background:#1a7f37\"></span>QRS onset <span class=\"sw\" style=\"background:#c62828\"></span>QRS offset <span class=\"sw\" style=\"background:#1f5fbf\"></span>pacing stimulus</p>");
@@ -945,6 +970,24 @@ pub fn render(report: &Value) -> String {
     if figures == 0 {
         out.push_str("<p class=\"missing\">No measurements.</p>");
     }
+    let complete_sites: Vec<(String, &Value)> = site_list
+        .iter()
+        .filter_map(|site| {
+            let ms = measurements_in(site);
+            let m = ms
+                .iter()
+                .rev()
+                .find(|m| text_of(m, &["status"]).as_deref() == Some("complete"))
+                .copied()?;
+            Some((site_name(site), m))
+        })
+        .collect();
+    let base_complete = bm.filter(|m| {
+        text_of(m, &["status"])
+            .as_deref()
+            .is_none_or(|s| s == "complete")
+    });
+    compare::section(&mut out, base_complete, &complete_sites, fs);
 
     // Technical details.
     out.push_str("<h2>Recording and settings</h2><div class=\"settings\">");
@@ -1236,7 +1279,10 @@ mod tests {
         assert!(html.contains("suspected fusion"));
         assert!(html.contains("Chosen site at closing:</b> PL mid"));
         // Baseline and the first site, three leads each; the rejected site's run has no median beat.
-        assert_eq!(html.matches("<svg").count(), 6);
+        assert_eq!(html.matches("class=\"ecg\"").count(), 6);
+        // The first site over the baseline, II, V1, V6 (no VCG loop stored in this report).
+        assert_eq!(html.matches("class=\"overlay\"").count(), 3);
+        assert_eq!(html.matches("<svg").count(), 9);
         assert!(html.contains("No median beat stored"));
         assert!(html.contains("filter.highpass hz") && html.contains("150"));
         assert!(html.contains("qrsd 0.1.0"));

@@ -705,6 +705,7 @@
       const used = num(m && pick(m, 'beats_used'));
       const req = num(m && pick(m, 'beats_required', 'beats_target'));
       const rej = rejectedSummary(m);
+      const done = !!m && m.status === 'complete';
       const cell = (field, text, extra = {}) => el('td', { 'data-testid': `cell-${r.key}-${field}`, 'data-field': field, ...extra, text });
       let status = isBase ? (m ? `baseline: ${mStatus(m)}` : 'baseline: not measured') : (sst || (m ? mStatus(m) : 'not measured'));
       if (sst === 'rejected') status = `rejected: ${rejectReason(r.site)}`;
@@ -736,6 +737,9 @@
         cell('V6', fmt0(m && m.status !== 'collecting' ? leadQ(m, 'V6') : null)),
         cell('stim', fmt0(m && m.status !== 'collecting' ? num(pick(m, 'stim_to_end_ms', 'stimulus_to_end_ms')) : null)),
         cell('delta', isBase ? '' : fmtSigned(delta)),
+        cell('area', fmt0(done ? num(m.qrs_area_uvs) : null)),
+        cell('darea', isBase ? '' : areaDelta(done ? m : null)),
+        cell('lvcap', isBase ? '' : (done && m.lv_capture) || '—', { class: done && m.lv_capture === 'unlikely' ? 'capture-unlikely' : '', title: done && m.lv_capture_criteria ? String(m.lv_capture_criteria.rule || '') : '' }),
         cell('spread', iqr === null && sd === null ? '—' : `${fmt1(iqr)} / ${fmt1(sd)}`),
         cell('beats', used === null ? '—' : `${used}${req !== null ? `/${req}` : ''}`, { title: rej ? `rejected: ${rej}` : '' }),
         cell('flags', [...flagsOf(m), rej ? `rejected beats: ${rej}` : ''].filter(Boolean).join('; '), { class: 'flags' }),
@@ -744,6 +748,120 @@
       tbody.append(tr);
     }
     renderRecommendation(base, recKey);
+    renderCompare();
+  }
+
+  const areaDelta = (m) => {
+    const d = num(m && m.delta_qrs_area_uvs);
+    const p = num(m && m.delta_qrs_area_pct);
+    return d === null ? '—' : `${fmtSigned(d)}${p !== null ? ` (${fmtSigned(p)}%)` : ''}`;
+  };
+
+  // ---------------------------------------------------------------- sites against baseline
+  // Median beats of II, V1, V6 (site over baseline) and the frontal QRS loop, drawn as SVG in
+  // millimetres at 25 mm/s and 10 mm/mV, enlarged by CMP_ZOOM for the screen (the printable report
+  // draws the same at real size).
+  const CMP_ZOOM = 2.2;
+  const CMP_BEFORE_MS = 40;
+  const CMP_AFTER_MS = 360;
+  const LOOP_UV_PER_MM = 50; // 20 mm/mV
+  const SVGNS = 'http://www.w3.org/2000/svg';
+  const svgEl = (tag, attrs = {}) => {
+    const e = document.createElementNS(SVGNS, tag);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+    return e;
+  };
+  // [ms from the alignment point, µV from the level just before it] of one lead of a median beat.
+  function alignedLead(m, lead) {
+    const mb = m && m.median_beat;
+    const l = mb && mb.leads && mb.leads[lead];
+    const at = mb ? (num(mb.stim_index) ?? num(mb.onset_index)) : null;
+    if (!l || !Array.isArray(l.uv) || at === null || !num(mb.fs_hz)) return null;
+    const ms = (i) => ((i - at) * 1000) / mb.fs_hz;
+    const level = l.uv.filter((v, i) => num(v) !== null && ms(i) >= -20 && ms(i) < 0).sort((a, b) => a - b);
+    const base = level.length ? level[level.length >> 1] : 0;
+    const pts = [];
+    l.uv.forEach((v, i) => { if (num(v) !== null && ms(i) >= -CMP_BEFORE_MS && ms(i) <= CMP_AFTER_MS) pts.push([ms(i), v - base]); });
+    return pts.length > 1 ? pts : null;
+  }
+  function paperSvg(wMm, hMm, label) {
+    const svg = svgEl('svg', { width: wMm * CMP_ZOOM * PX_PER_MM, height: hMm * CMP_ZOOM * PX_PER_MM, viewBox: `0 0 ${wMm} ${hMm}`, role: 'img', 'aria-label': label });
+    let minor = '';
+    let major = '';
+    for (let x = 0; x <= wMm; x++) (x % 5 ? (minor += `M${x} 0V${hMm}`) : (major += `M${x} 0V${hMm}`));
+    for (let y = 0; y <= hMm; y++) (y % 5 ? (minor += `M0 ${y}H${wMm}`) : (major += `M0 ${y}H${wMm}`));
+    svg.append(svgEl('path', { d: minor, stroke: '#f4c2c2', 'stroke-width': 0.1, fill: 'none' }), svgEl('path', { d: major, stroke: '#e08080', 'stroke-width': 0.25, fill: 'none' }));
+    return svg;
+  }
+  function overlaySvg(lead, base, site) {
+    const vals = [...site, ...(base || [])].map((p) => p[1]);
+    const r5 = (x) => Math.max(1, Math.ceil(x / 5)) * 5;
+    const top = Math.min(45, r5(Math.max(1000, ...vals) / 100 + 2));
+    const h = Math.min(60, top + r5(Math.max(0, -Math.min(0, ...vals)) / 100 + 2));
+    const w = r5(7 + ((CMP_BEFORE_MS + CMP_AFTER_MS) / 1000) * 25 + 2);
+    const x = (ms) => 7 + ((ms + CMP_BEFORE_MS) / 1000) * 25;
+    const y = (uv) => Math.max(0, Math.min(h, top - uv / 100));
+    const svg = paperSvg(w, h, `lead ${lead}: site over baseline`);
+    svg.setAttribute('data-testid', `overlay-${lead}`);
+    svg.setAttribute('data-lead', lead);
+    svg.append(svgEl('path', { d: `M0.5 ${top}H1.5V${top - 10}H6.5V${top}H7`, stroke: '#000', 'stroke-width': 0.3, fill: 'none' }));
+    svg.append(svgEl('line', { x1: x(0), x2: x(0), y1: 0, y2: h, stroke: '#1f5fbf', 'stroke-width': 0.3, 'stroke-dasharray': '1 0.7' }));
+    const path = (pts) => pts.map(([t, v], k) => `${k ? 'L' : 'M'}${x(t).toFixed(2)} ${y(v).toFixed(2)}`).join('');
+    if (base) svg.append(svgEl('path', { class: 'trace-baseline', d: path(base), stroke: '#8a8a8a', 'stroke-width': 0.35, fill: 'none' }));
+    svg.append(svgEl('path', { class: 'trace-site', d: path(site), stroke: '#000', 'stroke-width': 0.3, fill: 'none' }));
+    const t = svgEl('text', { x: 1, y: 4, 'font-size': 3.2, 'font-family': 'sans-serif' });
+    t.textContent = lead;
+    svg.append(t);
+    return svg;
+  }
+  function loopSvg(base, site) {
+    const S = 40;
+    const c = S / 2;
+    const svg = svgEl('svg', { width: S * CMP_ZOOM * PX_PER_MM, height: S * CMP_ZOOM * PX_PER_MM, viewBox: `0 0 ${S} ${S}`, role: 'img', 'aria-label': 'frontal-plane QRS loop, site over baseline', 'data-testid': 'vcg-loop' });
+    let g = '';
+    for (let k = 0; k <= S; k += 5) g += `M${k} 0V${S}M0 ${k}H${S}`;
+    svg.append(svgEl('path', { d: g, stroke: '#eee', 'stroke-width': 0.15, fill: 'none' }), svgEl('path', { d: `M0 ${c}H${S}M${c} 0V${S}`, stroke: '#999', 'stroke-width': 0.2, fill: 'none' }));
+    const cl = (v) => Math.max(0, Math.min(S, v));
+    const path = (l) => l.x_uv.map((xv, k) => `${k ? 'L' : 'M'}${cl(c + xv / LOOP_UV_PER_MM).toFixed(2)} ${cl(c + l.y_uv[k] / LOOP_UV_PER_MM).toFixed(2)}`).join('');
+    if (base) svg.append(svgEl('path', { class: 'loop-baseline', d: path(base), stroke: '#8a8a8a', 'stroke-width': 0.35, fill: 'none' }));
+    svg.append(svgEl('path', { class: 'loop-site', d: path(site), stroke: '#000', 'stroke-width': 0.3, fill: 'none' }));
+    for (const [tx, ty, text] of [[S - 9, c - 1, 'I (X)'], [c + 1, S - 1, '+90° (Y)'], [1, 3.5, 'frontal']]) {
+      const t = svgEl('text', { x: tx, y: ty, 'font-size': 2.6, 'font-family': 'sans-serif' });
+      t.textContent = text;
+      svg.append(t);
+    }
+    return svg;
+  }
+  const loopOf = (m) => (m && m.vcg_loop && Array.isArray(m.vcg_loop.x_uv) && m.vcg_loop.x_uv.length > 1 ? m.vcg_loop : null);
+  function renderCompare() {
+    const box = $('compare');
+    const body = $('compare-body');
+    const baseRow = proc.rows.find((r) => r.key === 'baseline');
+    const bm = baseRow && baseRow.m && baseRow.m.status === 'complete' ? baseRow.m : null;
+    const blocks = [];
+    for (const r of proc.rows) {
+      if (!r.site || !r.m || r.m.status !== 'complete') continue;
+      const figs = [];
+      for (const lead of LIVE3) {
+        const site = alignedLead(r.m, lead);
+        if (site) figs.push(overlaySvg(lead, alignedLead(bm, lead), site));
+      }
+      const sl = loopOf(r.m);
+      if (sl) figs.push(loopSvg(loopOf(bm), sl));
+      if (!figs.length) continue;
+      const cap = r.m.lv_capture || '—';
+      const crit = r.m.lv_capture_criteria || {};
+      blocks.push(el('div', { class: 'compare-site', 'data-testid': `compare-${r.key}` },
+        el('h4', { text: siteName(r.site) }),
+        ...figs,
+        el('div', { class: 'figs' },
+          `QRSd ${fmt0(r.m.qrsd_ms)} ms · QRS area ${fmt0(r.m.qrs_area_uvs)} µV·s (baseline ${fmt0(bm && bm.qrs_area_uvs)}) · ΔArea ${areaDelta(r.m)} µV·s · LV capture `,
+          el('span', { class: cap === 'unlikely' ? 'capture-unlikely' : '', 'data-testid': `lvcap-${r.key}`, text: cap }),
+          crit.rule ? ` (${crit.rule})` : '',
+          crit.warning ? el('div', { class: 'warning', text: crit.warning }) : null)));
+    }
+    body.replaceChildren(...blocks);
+    box.hidden = blocks.length === 0;
   }
 
   function renderRecommendation(base, recKey) {
@@ -762,7 +880,8 @@
     box.replaceChildren(
       el('div', { text: 'Recommended site' }),
       el('strong', { 'data-testid': 'recommended-site', text: siteName(row.site) }),
-      el('div', { 'data-testid': 'recommended-figures', text: `QRSd ${fmt0(q)} ms${d !== null ? ` · ΔQRS ${fmtSigned(d)} ms against baseline` : ' · no baseline yet'}` }),
+      el('div', { 'data-testid': 'recommended-figures', text: `QRSd ${fmt0(q)} ms${d !== null ? ` · ΔQRS ${fmtSigned(d)} ms against baseline` : ' · no baseline yet'} · QRS area ${fmt0(num(best.qrs_area_uvs))} µV·s${num(best.delta_qrs_area_uvs) !== null ? ` (${fmtSigned(best.delta_qrs_area_uvs)})` : ''}` }),
+      el('div', { class: 'legend', 'data-testid': 'recommendation-rule', text: rec.rule === 'smallest_qrs_area' ? 'Rule: smallest QRS area (largest reduction against baseline)' : 'Rule: shortest paced QRS duration' }),
     );
     // Warning when the best two are within measurement spread: the server's text when it gives one.
     let warn = pick(rec, 'warning', 'warning_text');
