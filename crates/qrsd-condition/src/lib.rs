@@ -4,7 +4,8 @@
 //! signal and blanking, so that filter ringing never looks like a QRS) → [`filter::LeadFilter`]
 //! (0.5 Hz high-pass, mains notch, low-pass). Every stage states its delay in samples
 //! ([`pace::PaceBlanker::delay_samples`], [`filter::LeadFilter::group_delay_samples`]) so the pipeline can
-//! report times in the acquisition time base.
+//! report times in the acquisition time base. Beside them, [`quality::QualityMeter`] labels each lead's
+//! stretches by what they are fit for (clean, noisy, unreadable, saturated, lead-off).
 //!
 //! Why a *first-order* 0.5 Hz high-pass: a causal high-pass cannot be linear-phase, and its distortion is a
 //! slow tail after each QRS (an ST depression of at most the QRS area divided by the time constant). A
@@ -17,9 +18,11 @@
 
 pub mod filter;
 pub mod pace;
+pub mod quality;
 
 pub use filter::{FilterConfig, LeadFilter};
 pub use pace::{PaceBlanker, PaceConfig};
+pub use quality::{Quality, QualityConfig, QualityMeter};
 
 /// Errors in conditioning set-up (all runtime processing is infallible).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

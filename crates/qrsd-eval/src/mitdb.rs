@@ -635,6 +635,7 @@ mod tests {
         Beat {
             r_sample: r,
             class,
+            quality: qrsd_pipeline::Quality::Clean,
             pace_sample: None,
             global: Boundary::default(),
             leads: Vec::new(),

@@ -32,14 +32,15 @@ fn mitdb_detection_and_class_do_not_regress() {
     assert!(g.ppv() >= 99.3, "QRS PPV {:.2}%", g.ppv());
     let (se_n, ppv_n) = g.se_ppv_excluding_noise();
     assert!(
-        se_n >= 99.65 && ppv_n >= 99.7,
+        se_n >= 99.5 && ppv_n >= 99.75,
         "without noise-classed: Se {se_n:.2}% PPV {ppv_n:.2}%"
     );
     let u = &rep.gross_unpaced;
-    // Today 88.21 % / 89.74 % (87.58 % / 81.42 % before a ventricular beat had to be neither narrower
-    // than the usual beat nor of its shape, and small unlike detections became `noise`; 58.40 % PPV
+    // Today 87.49 % / 89.77 % on f7ec6a9 (87.56 % / 90.12 % on 6f017fa; 88.21 % / 89.74 % before the quality stage classed beats in unreadable
+    // stretches `noise`; 87.58 % / 81.42 % before a ventricular beat had to be neither narrower than
+    // the usual beat nor of its shape, and small unlike detections became `noise`; 58.40 % PPV
     // before alternate conducted shapes were kept).
-    assert!(u.veb_se() >= 87.5, "VEB Se {:.2}%", u.veb_se());
+    assert!(u.veb_se() >= 87.0, "VEB Se {:.2}%", u.veb_se());
     assert!(u.veb_ppv() >= 88.5, "VEB PPV {:.2}%", u.veb_ppv());
 }
 
@@ -69,14 +70,15 @@ fn noise_stress_holds(snr_db: f64, all: (f64, f64), without_noise: (f64, f64)) {
 
 #[test]
 fn noise_stress_12_db_does_not_regress() {
-    // Today 99.86 / 96.88 %, without noise-classed 99.83 / 99.14 %.
-    noise_stress_holds(12.0, (99.7, 96.5), (99.7, 98.8));
+    // Today 99.86 / 96.85 %, without noise-classed 99.61 / 99.11 %.
+    noise_stress_holds(12.0, (99.7, 96.5), (99.4, 98.9));
 }
 
 #[test]
 fn noise_stress_6_db_does_not_regress() {
-    // Today 99.38 / 86.73 %, without noise-classed 98.41 / 92.56 %.
-    noise_stress_holds(6.0, (99.2, 86.0), (98.0, 92.0));
+    // Today 99.47 / 86.70 %, without noise-classed 92.40 / 95.55 % (98.41 / 92.56 % before the
+    // quality stage: beats in stretches unreadable in both leads are `noise` now).
+    noise_stress_holds(6.0, (99.2, 86.0), (91.0, 94.5));
 }
 
 #[test]
@@ -109,8 +111,8 @@ fn record_217_paced_beats_through_12_db_noise() {
     };
     let rep = evaluate_mitdb(&dir, &cfg(), Some(&only), Some(&noise)).unwrap();
     let c = &rep.gross;
-    // Today 79.2 % of `/` paced and 3.9 % of `f` (noise hides the spike or changes the shape in the
-    // noisy segments; docs/validation.md).
+    // Today 77.7 % of `/` paced (79.2 % before the quality stage) and 3.5 % of `f` (noise hides the
+    // spike or changes the shape in the noisy segments; docs/validation.md).
     let (_, paced) = c.share(Group::Paced, BeatClass::Paced);
     assert!(paced >= 76.0, "paced beats classed paced {paced:.1}%");
     let (_, fusion_paced) = c.share(Group::PacedFusion, BeatClass::Paced);

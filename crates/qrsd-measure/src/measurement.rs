@@ -74,7 +74,7 @@ use crate::capture::{LvCaptureClass, LvCaptureCriteria, VcgLoop};
 use crate::config::{MeasurementConfig, MeasurementKind};
 use crate::stats::{self, Spread};
 use crate::waveform::{self, BeatWaveform, MedianBeat, MedianLead};
-use qrsd_pipeline::{Beat, BeatClass};
+use qrsd_pipeline::{Beat, BeatClass, Quality};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
@@ -902,8 +902,13 @@ impl Measurement {
         if expected == BeatClass::Paced && beat.pace_sample.is_none() {
             return Check::Reject(RejectReason::NoStimulus);
         }
-        if input.lead_off != 0 {
+        if input.lead_off != 0 || beat.quality == Quality::LeadOff {
             return Check::Reject(RejectReason::LeadOff);
+        }
+        // The pipeline's quality stage found no lead readable at this beat (it kept it as a beat
+        // because it has the record's own QRS shape): its boundaries cannot be trusted.
+        if !beat.quality.readable() {
+            return Check::Reject(RejectReason::Noise);
         }
         if let Some(n) = input.noise_uv {
             if !n.is_finite() || n > self.cfg.max_noise_uv {

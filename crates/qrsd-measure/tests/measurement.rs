@@ -5,7 +5,7 @@ use qrsd_measure::{
     BeatInput, BeatWaveform, EndReason, Measurement, MeasurementConfig, MeasurementResult,
     RejectReason, Status,
 };
-use qrsd_pipeline::{Beat, BeatClass, Boundary, LeadBoundary};
+use qrsd_pipeline::{Beat, BeatClass, Boundary, LeadBoundary, Quality};
 
 const FS: f64 = 1000.0;
 const RR: u64 = 800;
@@ -75,6 +75,7 @@ fn make(r: u64, b: B) -> BeatInput {
     let beat = Beat {
         r_sample: r,
         class: b.class,
+        quality: Quality::Clean,
         pace_sample: (b.class == BeatClass::Paced).then(|| onset - b.latency),
         global: g,
         leads: vec![
@@ -227,6 +228,41 @@ fn artefacts_skip_a_beat_rhythm_events_break_the_run() {
     assert!(res.flags.noise && res.flags.lead_off);
     assert!(!res.flags.suspected_fusion);
     assert_eq!(used_seqs(&res), (10..20).collect::<Vec<_>>());
+}
+
+#[test]
+fn beats_the_quality_stage_finds_unreadable_or_classes_noise_are_never_used() {
+    let mut m = site();
+    feed(&mut m, &[paced(140); 5]);
+    let mut r = 1000 + 5 * RR;
+    // Kept as a paced beat (it has the record's shape) but no lead is readable at it.
+    let mut unreadable = make(r, paced(140));
+    unreadable.beat.quality = Quality::Unreadable;
+    assert_eq!(
+        m.push(unreadable).unwrap().reason,
+        Some(RejectReason::Noise)
+    );
+    r += RR;
+    let noise = make(
+        r,
+        B {
+            class: BeatClass::Noise,
+            ..paced(140)
+        },
+    );
+    assert_eq!(m.push(noise).unwrap().reason, Some(RejectReason::Noise));
+    r += RR;
+    let mut off = make(r, paced(140));
+    off.beat.quality = Quality::LeadOff;
+    assert_eq!(m.push(off).unwrap().reason, Some(RejectReason::LeadOff));
+    // Noisy leads still measure.
+    r += RR;
+    let mut noisy = make(r, paced(140));
+    noisy.beat.quality = Quality::Noisy;
+    assert_eq!(m.push(noisy).unwrap().reason, None);
+    assert_eq!(m.beats_collected(), 6, "artefacts did not break the run");
+    let res = m.result();
+    assert!(res.flags.noise && res.flags.lead_off);
 }
 
 #[test]

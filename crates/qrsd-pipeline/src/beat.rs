@@ -1,6 +1,7 @@
 //! The beat record, in the `qrsd analyze --json` schema (docs/analyze-json.md).
 
 use crate::vcg::QrsVcg;
+use qrsd_condition::Quality;
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 
@@ -16,7 +17,7 @@ pub enum BeatClass {
     Ectopic,
     /// Could not be delineated.
     Unknown,
-    /// Not a beat to trust: detected where the signal is unreadable in every lead, or too small
+    /// Not a beat to trust: detected where the signal is unreadable in every lead (`quality`), or too small
     /// and unlike the usual beat to be a QRS (a P or T wave, an artefact). Never measured.
     Noise,
 }
@@ -56,6 +57,9 @@ pub struct Beat {
     pub r_sample: u64,
     /// Beat class.
     pub class: BeatClass,
+    /// What the signal at the beat is fit for: the best lead's label (a beat where no lead is
+    /// readable is classed `noise`).
+    pub quality: Quality,
     /// First pacing stimulus of a paced beat.
     pub pace_sample: Option<u64>,
     /// Earliest onset to latest offset over the leads (2nd-earliest/latest with ≥ 6 leads).

@@ -220,6 +220,20 @@ impl Classifier {
         }
     }
 
+    /// Whether the beat correlates ≥ `ALIKE` with the confirmed usual beat (or one of its established
+    /// alternate shapes): a QRS of the record's own morphology, whatever the noise around it. Learns
+    /// nothing.
+    pub(crate) fn matches_usual(&mut self, shape: &Shape<'_>) -> bool {
+        if !self.confirmed || !self.sample(shape) {
+            return false;
+        }
+        self.likeness(&self.template).0 >= ALIKE
+            || self
+                .alt
+                .iter()
+                .any(|a| a.usual() && self.likeness(&a.template).0 >= ALIKE)
+    }
+
     /// The class from the usual beat's context (rhythm, width, shape), and that context updated.
     fn usual_class(&mut self, rr: Option<f64>, qrsd: f64, sampled: bool) -> BeatClass {
         let (likeness, shift) = if sampled && self.has_template {

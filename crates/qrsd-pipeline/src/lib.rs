@@ -17,6 +17,7 @@ mod classify;
 pub mod vcg;
 
 pub use beat::{Beat, BeatClass, Boundary, LeadBoundary};
+pub use qrsd_condition::{Quality, QualityConfig};
 
 /// One delivered beat's per-lead boundaries before the learned correction, with their features
 /// (`delineation.trace`; for training the correction and for analysis).
@@ -39,6 +40,7 @@ pub struct LeadTrace {
 use classify::{Classifier, Shape};
 use qrsd_condition::{
     pace::PaceEvent, ConditionError, FilterConfig, LeadFilter, PaceBlanker, PaceConfig,
+    QualityMeter,
 };
 use qrsd_delineate::{BeatHints, Delineation, DelineationConfig, Delineator, N_FEATURES};
 use qrsd_detect::{DetectError, Detection, DetectorConfig, QrsDetector};
@@ -56,6 +58,9 @@ pub struct PipelineConfig {
     pub filter: FilterConfig,
     /// Pacing-stimulus detection and blanking.
     pub pace: PaceConfig,
+    /// Signal-quality labels per lead and stretch ([`qrsd_condition::quality`]).
+    #[serde(default)]
+    pub quality: QualityConfig,
     /// QRS detector.
     pub detector: DetectorConfig,
     /// Delineator.
@@ -105,6 +110,7 @@ impl PipelineConfig {
             lead_names,
             filter: FilterConfig::default(),
             pace: PaceConfig::default(),
+            quality: QualityConfig::default(),
             detector: DetectorConfig::default(),
             delineation: DelineationConfig::default(),
             early_emit: true,
@@ -145,6 +151,9 @@ const PACE_MIN_BEFORE_R_MS: f64 = 20.0;
 const WEAK_BEFORE_ONSET_MS: f64 = 6.0;
 /// … or this far after the QRS onset delineated without it.
 const WEAK_AFTER_ONSET_MS: f64 = 6.0;
+/// A beat's quality is that of the last block finished this long after its R, ms (before the early
+/// delivery at 150 ms).
+const BEAT_QUALITY_AFTER_R_MS: f64 = 100.0;
 /// Pending detections and remembered stimuli are bounded (a hostile signal cannot grow memory).
 const MAX_PENDING: usize = 64;
 
@@ -155,6 +164,7 @@ pub struct Pipeline {
     n_leads: usize,
     blanker: PaceBlanker,
     filters: Vec<LeadFilter>,
+    quality: QualityMeter,
     /// Whole-sample filter delay subtracted from reported times.
     filter_delay: u64,
     detector: QrsDetector,
@@ -207,6 +217,7 @@ impl Pipeline {
             .map(|_| LeadFilter::new(&cfg.filter, fs))
             .collect::<Result<Vec<_>, _>>()?;
         let filter_delay = filters[0].group_delay_samples().round().max(0.0) as u64;
+        let quality = QualityMeter::new(cfg.quality, fs, n)?;
         let detector = QrsDetector::new(cfg.detector, fs, n)?;
         let delineator = match &cfg.models {
             Some(m) => Delineator::with_models(cfg.delineation, fs, n, m.clone()),
@@ -230,6 +241,7 @@ impl Pipeline {
             n_leads: n,
             blanker,
             filters,
+            quality,
             filter_delay,
             detector,
             delineator,
@@ -325,6 +337,7 @@ impl Pipeline {
         {
             *y = f.process(*x);
         }
+        self.quality.process(&self.blanked, &self.filtered);
         let slot = (self.n_filtered as usize % self.ring_len) * self.n_leads;
         self.ring[slot..slot + self.n_leads].copy_from_slice(&self.filtered);
         self.n_filtered += 1;
@@ -366,6 +379,30 @@ impl Pipeline {
             let flag = pace_flags.and_then(|f| f.get(i)).copied().unwrap_or(false);
             self.process_frame(&frame, flag, out);
         }
+    }
+
+    /// The latest signal-quality label of each lead (`out[l]` for lead `l`; clean until the first
+    /// block of [`QualityConfig::block_ms`] is done).
+    pub fn lead_quality(&self, out: &mut [Quality]) {
+        self.quality.current(out);
+    }
+
+    /// The quality of the stretch a beat with R at ring index `r` sits in: the best lead's label of
+    /// the last block finished 100 ms after R (so the same whether the beat is delivered early or
+    /// not), or the latest block before that one is done (end of input).
+    fn beat_quality(&self, r: u64) -> Quality {
+        let done = self.quality.blocks_done();
+        if done == 0 {
+            return Quality::Clean;
+        }
+        let reach = (BEAT_QUALITY_AFTER_R_MS * self.cfg.fs_hz / 1000.0).round() as u64;
+        let block = ((r + reach) / self.quality.block_len() as u64)
+            .saturating_sub(1)
+            .min(done - 1);
+        (0..self.n_leads)
+            .filter_map(|l| self.quality.label(l, block))
+            .min()
+            .unwrap_or(Quality::Clean)
     }
 
     /// The traces of the beats delivered since the last call (empty unless `delineation.trace`).
@@ -541,18 +578,22 @@ impl Pipeline {
             .onset_sample
             .zip(global.offset_sample)
             .map(|(on, off)| off.saturating_sub(on));
-        let class = self.classifier.classify(
-            r_sample,
-            qrsd,
-            pace_sample.is_some(),
-            Shape {
-                window: &self.window,
-                len,
-                r_index: dl.r_index,
-                onset_index: dl.global.onset,
-                fs_hz: self.cfg.fs_hz,
-            },
-        );
+        let shape = Shape {
+            window: &self.window,
+            len,
+            r_index: dl.r_index,
+            onset_index: dl.global.onset,
+            fs_hz: self.cfg.fs_hz,
+        };
+        // No lead is readable here: what the detector found is only a beat when it has the record's
+        // own QRS shape (noise does not correlate ≥ 0.9 with it over ±80 ms in every lead).
+        let quality = self.beat_quality(start + dl.r_index as u64);
+        let class = if !quality.readable() && !self.classifier.matches_usual(&shape) {
+            BeatClass::Noise
+        } else {
+            self.classifier
+                .classify(r_sample, qrsd, pace_sample.is_some(), shape)
+        };
         // Paced by its recorded spike and morphology (no stimulus known): the spike's foot is the
         // stimulus, so that stimulus-to-QRS-end can be measured.
         let pace_sample =
@@ -569,6 +610,7 @@ impl Pipeline {
         out.push(Beat {
             r_sample,
             class,
+            quality,
             pace_sample,
             global,
             leads,

@@ -23,7 +23,7 @@ use crate::metrics::Metrics;
 use crate::Hub;
 use qrsd_acquire::{Chunk, SourceEvent, SourceHandle, SourceStatus, StreamInfo};
 use qrsd_measure::BeatWaveform;
-use qrsd_pipeline::{Beat, BeatClass, Boundary, Pipeline, PipelineConfig};
+use qrsd_pipeline::{Beat, BeatClass, Boundary, Pipeline, PipelineConfig, Quality};
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::VecDeque;
@@ -91,6 +91,8 @@ pub struct LiveBeat {
     pub noise_uv: Option<f64>,
     /// Lead-off bits (per acquired channel) seen from 100 ms before onset to 100 ms after offset.
     pub lead_off: u16,
+    /// What the signal at the beat is fit for (the pipeline's quality stage, best lead).
+    pub quality: Quality,
     /// The beat overlaps a gap (its samples were partly held values).
     pub gap: bool,
     /// QRS area from the VCG (I, II, V1–V6 needed), µV·s.
@@ -808,6 +810,7 @@ fn extras(sess: &Session, b: &Beat) -> LiveBeat {
         leads,
         noise_uv: noise(sess, onset.unwrap_or(r)),
         lead_off,
+        quality: b.quality,
         gap,
         qrs_area_uvs: b.vcg.qrs_area_uvs,
         fs_hz: fs,

@@ -274,6 +274,7 @@
     if (noise !== null) source.noiseUv = noise;
     if (typeof msg.lead_off === 'number') { source.leadOffBits = msg.lead_off; source.leadOff = leadOffNames(msg.lead_off); }
     if (msg.gap === true) parts0.push('overlaps a gap');
+    if (typeof msg.quality === 'string' && msg.quality !== 'clean') parts0.push(`signal ${msg.quality.replace(/_/g, ' ')}`);
     renderSource();
     $('latest-qrsd').textContent = fmt0(qrsd);
     const parts = [String(cls).replace(/_/g, ' '), ...parts0];

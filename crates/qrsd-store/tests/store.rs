@@ -6,7 +6,7 @@ use qrsd_measure::{
     BeatInput, Measurement, MeasurementConfig, RejectionReason, Segment, SiteDecision, SiteSpec,
     Status, Vein,
 };
-use qrsd_pipeline::{Beat, BeatClass, Boundary, LeadBoundary};
+use qrsd_pipeline::{Beat, BeatClass, Boundary, LeadBoundary, Quality};
 use qrsd_store::{schema, NewProcedure, ProcedureStatus, Store, StoreError, SCHEMA_VERSION};
 use rusqlite::Connection;
 use serde_json::json;
@@ -24,6 +24,7 @@ fn beat(r: u64, class: BeatClass, qrsd: u64) -> Beat {
     Beat {
         r_sample: r,
         class,
+        quality: Quality::Clean,
         pace_sample: (class == BeatClass::Paced).then_some(onset - 20),
         global: b,
         leads: ["II", "V1", "V6"]

@@ -40,6 +40,8 @@ fn analyze_json_follows_the_documented_schema() {
         let r = b["r_sample"].as_u64().unwrap();
         assert!(["intrinsic", "paced", "ectopic", "unknown", "noise"]
             .contains(&b["class"].as_str().unwrap()));
+        // LUDB record 1 is clean throughout.
+        assert_eq!(b["quality"].as_str(), Some("clean"));
         assert!(b["pace_sample"].is_null() || b["pace_sample"].is_u64());
         let (on, off) = (
             b["global"]["onset_sample"].as_u64().unwrap(),
