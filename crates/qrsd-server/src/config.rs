@@ -709,6 +709,30 @@ mod tests {
     }
 
     #[test]
+    fn ranking_rule_and_rv_rhythm_settings() {
+        let p = Path::new("x");
+        let c =
+            Config::from_toml("[recommendation]\nrank_by = \"smallest_qrs_area\"\n", p).unwrap();
+        assert_eq!(
+            c.recommendation.rank_by,
+            qrsd_measure::RankBy::SmallestQrsArea
+        );
+        assert_eq!(
+            c.recommendation.config().rank_by,
+            qrsd_measure::RankBy::SmallestQrsArea
+        );
+        assert_eq!(
+            Config::default().recommendation.rank_by,
+            qrsd_measure::RankBy::ShortestQrsd
+        );
+        assert!(Config::from_toml("[recommendation]\nrank_by = \"longest\"\n", p).is_err());
+        let c = Config::from_toml("[source.sim]\nrhythm = \"rv\"\n", p).unwrap();
+        c.validate().unwrap();
+        let c = Config::from_toml("[source.sim]\nrhythm = \"vt\"\n", p).unwrap();
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
     fn unknown_keys_rejected() {
         let e = Config::from_toml("[server]\nbindd = \"127.0.0.1\"\n", Path::new("x"));
         assert!(e.is_err());

@@ -1254,6 +1254,23 @@ mod tests {
     }
 
     #[test]
+    fn the_ranking_rule_is_named() {
+        let html = render(&report());
+        assert!(
+            html.contains("Shortest paced QRS among")
+                && html.contains("Ranking rule: shortest paced QRS duration")
+        );
+        let mut r = report();
+        r["recommendation"]["rule"] = json!("smallest_qrs_area");
+        r["recommendation"]["qrs_area_uvs"] = json!(61.0);
+        let html = render(&r);
+        assert!(html.contains("Smallest QRS area among"), "{html:.2000}");
+        assert!(
+            html.contains("Ranking rule: smallest QRS area") && html.contains("QRS area 61 µV·s")
+        );
+    }
+
+    #[test]
     fn user_text_is_escaped() {
         let html = render(&report());
         assert!(!html.contains("<script>alert(1)"));
