@@ -154,6 +154,9 @@ const WEAK_AFTER_ONSET_MS: f64 = 6.0;
 /// A beat's quality is that of the last block finished this long after its R, ms (before the early
 /// delivery at 150 ms).
 const BEAT_QUALITY_AFTER_R_MS: f64 = 100.0;
+/// A spike found by its shape in the recording (no stimulus detected) was smeared by the recorder's
+/// low-pass: its tail outlasts a stimulus's blanked artefact by this much, ms.
+const UNFLAGGED_TAIL_MS: f64 = 6.0;
 /// Pending detections and remembered stimuli are bounded (a hostile signal cannot grow memory).
 const MAX_PENDING: usize = 64;
 
@@ -513,7 +516,8 @@ impl Pipeline {
         if early.is_some() && self.delineation.needs_len > len {
             return false;
         }
-        let to_sample = |i: usize| (start + i as u64).saturating_sub(self.filter_delay);
+        let filter_delay = self.filter_delay;
+        let to_sample = move |i: usize| (start + i as u64).saturating_sub(filter_delay);
         let dl = &self.delineation;
         let r_sample = to_sample(dl.r_index);
         // Two detections that delineate to the same QRS (e.g. a notched wide complex) are one beat.
@@ -523,10 +527,7 @@ impl Pipeline {
                 return true;
             }
         }
-        let global = Boundary {
-            onset_sample: dl.global.onset.map(to_sample),
-            offset_sample: dl.global.offset.map(to_sample),
-        };
+        let (global, leads) = reported(dl, &self.cfg.lead_names, to_sample);
         // A weaker complex starting within the ST segment of the previous beat is its T wave (a large
         // T after a small paced QRS can pass the detector's slope test): ventricles just activated
         // cannot start a new QRS before they repolarise.
@@ -542,19 +543,6 @@ impl Pipeline {
         if let Some(off) = global.offset_sample {
             self.last_beat_end = Some((off, d.strength));
         }
-        let leads = self
-            .cfg
-            .lead_names
-            .iter()
-            .zip(&dl.leads)
-            .map(|(name, b)| LeadBoundary {
-                name: name.clone(),
-                bounds: Boundary {
-                    onset_sample: b.onset.map(to_sample),
-                    offset_sample: b.offset.map(to_sample),
-                },
-            })
-            .collect();
         if self.cfg.delineation.trace {
             self.traces.push(BeatTrace {
                 r_sample,
@@ -596,8 +584,35 @@ impl Pipeline {
         };
         // Paced by its recorded spike and morphology (no stimulus known): the spike's foot is the
         // stimulus, so that stimulus-to-QRS-end can be measured.
-        let pace_sample =
-            pace_sample.or_else(|| self.classifier.unflagged_stimulus().map(to_sample));
+        let unflagged = self.classifier.unflagged_stimulus();
+        let pace_sample = pace_sample.or_else(|| unflagged.map(to_sample));
+        // Paced by its recorded spike: the QRS onset is searched after the spike, as after a known
+        // stimulus (the smeared spike and its tail otherwise start the QRS: stimulus-to-QRS-end taken
+        // for the QRSd, 25–30 ms long on a 2-lead recording at 500 Hz).
+        let (global, leads) = match unflagged.filter(|_| class == BeatClass::Paced) {
+            Some(i) if i < len => {
+                let w = self.artefact_window(start + i as u64, start, len);
+                let tail = (UNFLAGGED_TAIL_MS * self.cfg.fs_hz / 1000.0).round() as usize;
+                let w = (w.0, (w.1 + tail).min(len - 1));
+                let views: Vec<&[f64]> = self.window.iter().map(|w| &w[..len]).collect();
+                self.delineator.delineate_with(
+                    &views,
+                    (d.r_sample - start) as usize,
+                    BeatHints {
+                        stimulus: Some(w),
+                        later_stimulus: None,
+                    },
+                    &mut self.delineation,
+                );
+                let dl = &self.delineation;
+                match (dl.global.onset, dl.global.offset) {
+                    (Some(_), Some(_)) => reported(dl, &self.cfg.lead_names, to_sample),
+                    _ => (global, leads),
+                }
+            }
+            _ => (global, leads),
+        };
+        let dl = &self.delineation;
         // Once per beat, over the QRS only: the conditioned samples are still in the window.
         let vcg = match (self.kors, dl.global.onset, dl.global.offset) {
             (Some(k), Some(on), Some(off)) if off < len => {
@@ -664,6 +679,30 @@ impl Pipeline {
             .map(|p| p.sample)
             .find(|s| (lo..=hi).contains(s))
     }
+}
+
+/// A delineation's global and per-lead boundaries as reported (window indices to sample numbers).
+fn reported(
+    dl: &Delineation,
+    names: &[String],
+    to_sample: impl Fn(usize) -> u64 + Copy,
+) -> (Boundary, Vec<LeadBoundary>) {
+    let global = Boundary {
+        onset_sample: dl.global.onset.map(to_sample),
+        offset_sample: dl.global.offset.map(to_sample),
+    };
+    let leads = names
+        .iter()
+        .zip(&dl.leads)
+        .map(|(name, b)| LeadBoundary {
+            name: name.clone(),
+            bounds: Boundary {
+                onset_sample: b.onset.map(to_sample),
+                offset_sample: b.offset.map(to_sample),
+            },
+        })
+        .collect();
+    (global, leads)
 }
 
 /// Offline analysis of a whole recording through the live pipeline.
