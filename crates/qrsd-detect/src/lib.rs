@@ -95,6 +95,10 @@ pub struct Detection {
 }
 
 const BAND_CENTRE_HZ: f64 = 12.0;
+/// Share of the way from the noise to the signal level a peak must reach where every lead is noisy.
+const NOISY_THRESHOLD_SHARE: f64 = 0.5;
+/// No search-back where every lead is noisy.
+const NOISY_NO_SEARCHBACK: bool = true;
 const BAND_Q: f64 = 0.8;
 /// Fixed-capacity peak memory (learning phase and search-back); beats beyond it are classified online.
 const MAX_PEAKS: usize = 64;
@@ -151,6 +155,9 @@ pub struct QrsDetector {
     noise: [Peak; MAX_PEAKS],
     n_noise: usize,
     learn_max: f64,
+    /// The signal-quality stage finds every lead noisy or worse: a peak must stand further out of the
+    /// noise, and no search-back (at half the threshold it picks noise).
+    noisy: bool,
     /// Sum of the envelope over the learning period (for the early-lock mean).
     learn_env_sum: f64,
 }
@@ -202,6 +209,7 @@ impl QrsDetector {
             noise: [Peak::default(); MAX_PEAKS],
             n_noise: 0,
             learn_max: 0.0,
+            noisy: false,
             learn_env_sum: 0.0,
         })
     }
@@ -356,7 +364,18 @@ impl QrsDetector {
     }
 
     fn threshold(&self) -> f64 {
-        self.npk + 0.25 * (self.spk - self.npk)
+        let share = if self.noisy {
+            NOISY_THRESHOLD_SHARE
+        } else {
+            0.25
+        };
+        self.npk + share * (self.spk - self.npk)
+    }
+
+    /// Whether every lead is noisy or worse now (the pipeline's signal-quality stage): raises the
+    /// threshold and suspends search-back until cleared.
+    pub fn set_noisy(&mut self, noisy: bool) {
+        self.noisy = noisy;
     }
 
     fn classify(&mut self, p: Peak, searchback: bool, out: &mut impl Extend<Detection>) {
@@ -459,7 +478,7 @@ impl QrsDetector {
 
     fn searchback(&mut self, now: u64, out: &mut impl Extend<Detection>) {
         let Some(last) = self.last_qrs else { return };
-        if self.rr_mean <= 0.0 || self.n_noise == 0 {
+        if self.rr_mean <= 0.0 || self.n_noise == 0 || (self.noisy && NOISY_NO_SEARCHBACK) {
             return;
         }
         let limit = (1.66 * self.rr_mean) as u64;
@@ -492,6 +511,41 @@ impl QrsDetector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Detections on 1 lead at 500 Hz: 1 mV triangles every 800 ms and, midway between them, a
+    /// triangle of `bump` µV (an artefact), with the detector told the stretch is noisy or not.
+    fn detections_with_bumps(bump: f64, noisy: bool) -> usize {
+        let fs = 500.0;
+        let (mut x, rs) = train(fs, 800.0, 30, 1000.0);
+        let half = (0.04 * fs) as usize;
+        for r in &rs[..rs.len() - 1] {
+            let c = *r as usize + 200;
+            for k in 0..half {
+                let v = bump * (1.0 - k as f64 / half as f64);
+                x[c + k] += v;
+                x[c - k] += v;
+            }
+        }
+        let mut d = QrsDetector::new(DetectorConfig::default(), fs, 1).unwrap();
+        let mut out = Vec::new();
+        for (i, v) in x.iter().enumerate() {
+            // The quality stage's verdict arrives after the learning period.
+            d.set_noisy(noisy && i > 4 * 500);
+            d.process(&[*v], &mut out);
+        }
+        d.finish(&mut out);
+        out.len()
+    }
+
+    #[test]
+    fn where_every_lead_is_noisy_a_peak_must_stand_further_out() {
+        // 45 % of the QRS: a beat for the usual threshold (a quarter of the way from the noise to
+        // the signal level), not where the quality stage finds every lead noisy (half of the way).
+        let plain = detections_with_bumps(450.0, false);
+        let noisy = detections_with_bumps(450.0, true);
+        assert!(plain >= 50, "{plain}");
+        assert!((30..=35).contains(&noisy), "{noisy}");
+    }
 
     /// Narrow triangle "QRS" trains with known R times.
     fn train(fs: f64, rr_ms: f64, n_beats: usize, amp: f64) -> (Vec<f64>, Vec<u64>) {

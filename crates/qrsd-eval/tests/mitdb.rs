@@ -29,7 +29,8 @@ fn mitdb_detection_and_class_do_not_regress() {
     // Every labelled beat after the learning period, outside ventricular flutter.
     assert_eq!(g.tp() + g.fn_(), 74424);
     assert!(g.se() >= 99.7, "QRS Se {:.2}%", g.se());
-    assert!(g.ppv() >= 99.3, "QRS PPV {:.2}%", g.ppv());
+    // Today 99.53 % (99.42 % before the detector raised its threshold where every lead is noisy).
+    assert!(g.ppv() >= 99.45, "QRS PPV {:.2}%", g.ppv());
     let (se_n, ppv_n) = g.se_ppv_excluding_noise();
     assert!(
         se_n >= 99.5 && ppv_n >= 99.75,
@@ -70,15 +71,17 @@ fn noise_stress_holds(snr_db: f64, all: (f64, f64), without_noise: (f64, f64)) {
 
 #[test]
 fn noise_stress_12_db_does_not_regress() {
-    // Today 99.86 / 96.85 %, without noise-classed 99.61 / 99.11 %.
-    noise_stress_holds(12.0, (99.7, 96.5), (99.4, 98.9));
+    // Today 99.89 / 98.54 %, without noise-classed 99.64 / 99.44 % (99.86 / 96.85 % and 99.61 /
+    // 99.11 % before the detector used the quality labels).
+    noise_stress_holds(12.0, (99.7, 98.2), (99.4, 99.2));
 }
 
 #[test]
 fn noise_stress_6_db_does_not_regress() {
-    // Today 99.47 / 86.70 %, without noise-classed 92.40 / 95.55 % (98.41 / 92.56 % before the
+    // Today 99.55 / 92.09 %, without noise-classed 92.70 / 97.24 % (99.47 / 86.70 % and 92.40 /
+    // 95.55 % before the detector used the quality labels) (98.41 / 92.56 % before the
     // quality stage: beats in stretches unreadable in both leads are `noise` now).
-    noise_stress_holds(6.0, (99.2, 86.0), (91.0, 94.5));
+    noise_stress_holds(6.0, (99.3, 91.5), (91.5, 96.8));
 }
 
 #[test]

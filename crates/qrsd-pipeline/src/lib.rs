@@ -340,7 +340,14 @@ impl Pipeline {
         {
             *y = f.process(*x);
         }
+        let blocks = self.quality.blocks_done();
         self.quality.process(&self.blanked, &self.filtered);
+        if self.quality.blocks_done() > blocks {
+            let noisy = (0..self.n_leads)
+                .filter_map(|l| self.quality.label(l, blocks))
+                .all(|q| q != Quality::Clean);
+            self.detector.set_noisy(noisy);
+        }
         let slot = (self.n_filtered as usize % self.ring_len) * self.n_leads;
         self.ring[slot..slot + self.n_leads].copy_from_slice(&self.filtered);
         self.n_filtered += 1;
