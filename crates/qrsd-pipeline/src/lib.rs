@@ -509,15 +509,7 @@ impl Pipeline {
             }
             if let Some(s) = weak_stimulus {
                 let w = self.artefact_window(s + self.filter_delay, start, len);
-                self.delineator.delineate_with(
-                    &views,
-                    (d.r_sample - start) as usize,
-                    BeatHints {
-                        stimulus: Some(w),
-                        later_stimulus: None,
-                    },
-                    &mut self.delineation,
-                );
+                self.delineate_after(w, (d.r_sample - start) as usize, len);
             }
         }
         if early.is_some() && self.delineation.needs_len > len {
@@ -601,16 +593,7 @@ impl Pipeline {
                 let w = self.artefact_window(start + i as u64, start, len);
                 let tail = (UNFLAGGED_TAIL_MS * self.cfg.fs_hz / 1000.0).round() as usize;
                 let w = (w.0, (w.1 + tail).min(len - 1));
-                let views: Vec<&[f64]> = self.window.iter().map(|w| &w[..len]).collect();
-                self.delineator.delineate_with(
-                    &views,
-                    (d.r_sample - start) as usize,
-                    BeatHints {
-                        stimulus: Some(w),
-                        later_stimulus: None,
-                    },
-                    &mut self.delineation,
-                );
+                self.delineate_after(w, (d.r_sample - start) as usize, len);
                 let dl = &self.delineation;
                 match (dl.global.onset, dl.global.offset) {
                     (Some(_), Some(_)) => reported(dl, &self.cfg.lead_names, to_sample),
@@ -639,6 +622,21 @@ impl Pipeline {
             vcg,
         });
         true
+    }
+
+    /// Delineate the beat in the first `len` samples of the window again, its onset searched after the
+    /// stimulus artefact `artefact` (window indices).
+    fn delineate_after(&mut self, artefact: (usize, usize), r_index: usize, len: usize) {
+        let views: Vec<&[f64]> = self.window.iter().map(|w| &w[..len]).collect();
+        self.delineator.delineate_with(
+            &views,
+            r_index,
+            BeatHints {
+                stimulus: Some(artefact),
+                later_stimulus: None,
+            },
+            &mut self.delineation,
+        );
     }
 
     /// Window indices (first, last) of the stimulus artefacts (pulse + blanked tail) of the first
