@@ -42,22 +42,6 @@ async fn set_sim(s: &TestServer, body: Value, class: &str, qrsd: f64) {
     }
 }
 
-async fn wait_final(s: &TestServer, id: i64) -> Value {
-    let t0 = Instant::now();
-    loop {
-        let (st, m) = s.get(&format!("/api/v1/measurements/{id}")).await;
-        assert_eq!(st, 200, "{m}");
-        if m["status"] != "collecting" {
-            return m;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(60),
-            "still collecting: {m}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 async fn measure_site(s: &TestServer, pid: i64, label: &str, vein: &str) -> (i64, Value) {
     let (st, r) = s
         .send(
@@ -76,7 +60,7 @@ async fn measure_site(s: &TestServer, pid: i64, label: &str, vein: &str) -> (i64
         )
         .await;
     assert_eq!(st, 202, "{r}");
-    let m = wait_final(s, r["id"].as_i64().unwrap()).await;
+    let m = s.wait_final(r["id"].as_i64().unwrap()).await;
     assert_eq!(m["status"], "complete", "{label}: {m}");
     (sid, m)
 }
@@ -106,7 +90,7 @@ async fn baseline_biv_and_rv_only_sites() {
         .send("POST", &format!("/api/v1/procedures/{pid}/baseline"), None)
         .await;
     assert_eq!(st, 202, "{b}");
-    let base = wait_final(&s, b["id"].as_i64().unwrap()).await;
+    let base = s.wait_final(b["id"].as_i64().unwrap()).await;
     assert_eq!(base["status"], "complete", "{base}");
     let base_area = base["qrs_area_uvs"].as_f64().expect("baseline QRS area");
     assert!(base["qrs_area_iqr_uvs"].as_f64().is_some());

@@ -53,22 +53,6 @@ async fn last_truth_index(s: &TestServer) -> Option<u64> {
         .map(|b| b["index"].as_u64().unwrap())
 }
 
-async fn wait_final(s: &TestServer, id: i64) -> Value {
-    let t0 = Instant::now();
-    loop {
-        let (st, m) = s.get(&format!("/api/v1/measurements/{id}")).await;
-        assert_eq!(st, 200, "{m}");
-        if m["status"] != "collecting" {
-            return m;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(60),
-            "measurement {id} still collecting: {m}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// Median truth QRSd of the beats the measurement used (matched by R sample) and the measured value.
 async fn compare_with_truth(s: &TestServer, m: &Value, class: &str) -> (f64, f64, usize) {
     // The simulator publishes a beat's truth once its T wave is generated, which can be after the
@@ -175,7 +159,7 @@ async fn whole_procedure_with_the_simulator() {
         .send("POST", &format!("/api/v1/procedures/{pid}/baseline"), None)
         .await;
     assert_error(st, &e, 409);
-    let base = wait_final(&s, bid).await;
+    let base = s.wait_final(bid).await;
     assert_eq!(base["status"], "complete", "baseline: {base}");
     let (q, tq, n) = compare_with_truth(&s, &base, "intrinsic").await;
     report_lines.push(format!(
@@ -215,7 +199,7 @@ async fn whole_procedure_with_the_simulator() {
             .await;
         assert_eq!(st, 202, "{r}");
         let mid = r["id"].as_i64().unwrap();
-        let m = wait_final(&s, mid).await;
+        let m = s.wait_final(mid).await;
         assert_eq!(m["status"], "complete", "site {label}: {m}");
         assert!(m["stim_to_end_ms"].as_f64().is_some());
         for lead in ["II", "V1", "V6"] {

@@ -9,8 +9,7 @@ mod common;
 use common::*;
 use qrsd_server::config::SourceSpec;
 use qrsd_synth::{BeatClass, BeatTruth, Rhythm, SynthConfig, SynthRecording};
-use serde_json::{json, Value};
-use std::time::{Duration, Instant};
+use serde_json::Value;
 
 /// Kors et al., Eur Heart J 1990 (as tabulated by van Deursen et al., J Electrocardiol 2015):
 /// X, Y, Z per lead I, II, V1..V6. Typed here from the paper's table, not taken from the service.
@@ -59,22 +58,6 @@ fn truth_of(rec: &SynthRecording, r: u64) -> Option<&BeatTruth> {
     rec.truth
         .iter()
         .find(|t| (t.onset_sample..=t.offset_sample).contains(&r))
-}
-
-async fn wait_final(s: &TestServer, id: i64) -> Value {
-    let t0 = Instant::now();
-    loop {
-        let (st, m) = s.get(&format!("/api/v1/measurements/{id}")).await;
-        assert_eq!(st, 200, "{m}");
-        if m["status"] != "collecting" {
-            return m;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(90),
-            "still collecting: {m}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -140,33 +123,7 @@ async fn qrs_area_agrees_with_the_simulator_in_analyze_and_live() {
     scfg.source.replay_speed = 4.0;
     let s = TestServer::start(scfg).await;
     s.wait_streaming().await;
-    let (st, p) = s
-        .send(
-            "POST",
-            "/api/v1/procedures",
-            Some(&json!({"case_id": "QRS-AREA"})),
-        )
-        .await;
-    assert_eq!(st, 201, "{p}");
-    let pid = p["id"].as_i64().unwrap();
-    let (st, r) = s
-        .send(
-            "POST",
-            &format!("/api/v1/procedures/{pid}/sites"),
-            Some(&json!({"vein": "lateral", "segment": "mid", "label": "BiV replay"})),
-        )
-        .await;
-    assert_eq!(st, 201, "{r}");
-    let sid = r["id"].as_i64().unwrap();
-    let (st, r) = s
-        .send(
-            "POST",
-            &format!("/api/v1/procedures/{pid}/sites/{sid}/measurements"),
-            None,
-        )
-        .await;
-    assert_eq!(st, 202, "{r}");
-    let m = wait_final(&s, r["id"].as_i64().unwrap()).await;
+    let m = s.measure_one_site("QRS-AREA", "BiV replay").await;
     s.shutdown().await;
     assert_eq!(m["status"], "complete", "{m}");
     let used: Vec<&Value> = m["beats"]

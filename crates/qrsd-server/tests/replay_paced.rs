@@ -8,25 +8,8 @@ mod common;
 
 use common::*;
 use qrsd_server::config::SourceSpec;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
-
-async fn wait_final(s: &TestServer, id: i64) -> Value {
-    let t0 = Instant::now();
-    loop {
-        let (st, m) = s.get(&format!("/api/v1/measurements/{id}")).await;
-        assert_eq!(st, 200, "{m}");
-        if m["status"] != "collecting" {
-            return m;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(60),
-            "measurement {id} still collecting: {m}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replayed_paced_holter_record_gives_a_complete_site_measurement() {
@@ -43,33 +26,7 @@ async fn replayed_paced_holter_record_gives_a_complete_site_measurement() {
     cfg.source.replay_speed = 10.0;
     let s = TestServer::start(cfg).await;
     s.wait_streaming().await;
-    let (st, p) = s
-        .send(
-            "POST",
-            "/api/v1/procedures",
-            Some(&json!({"case_id": "MITDB-217"})),
-        )
-        .await;
-    assert_eq!(st, 201, "{p}");
-    let pid = p["id"].as_i64().unwrap();
-    let (st, r) = s
-        .send(
-            "POST",
-            &format!("/api/v1/procedures/{pid}/sites"),
-            Some(&json!({"vein": "lateral", "segment": "mid", "label": "replay 217"})),
-        )
-        .await;
-    assert_eq!(st, 201, "{r}");
-    let sid = r["id"].as_i64().unwrap();
-    let (st, r) = s
-        .send(
-            "POST",
-            &format!("/api/v1/procedures/{pid}/sites/{sid}/measurements"),
-            None,
-        )
-        .await;
-    assert_eq!(st, 202, "{r}");
-    let m = wait_final(&s, r["id"].as_i64().unwrap()).await;
+    let m = s.measure_one_site("MITDB-217", "replay 217").await;
     assert_eq!(m["status"], "complete", "{m}");
     assert!(m["beats_used"].as_u64().unwrap() >= 8, "{m}");
     let used: Vec<&Value> = m["beats"]

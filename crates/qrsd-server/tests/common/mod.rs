@@ -111,6 +111,51 @@ impl TestServer {
         (s, serde_json::from_str(&t).unwrap_or(Value::String(t)))
     }
 
+    /// Poll measurement `id` until it is no longer collecting (at most 90 s) and return it.
+    pub async fn wait_final(&self, id: i64) -> Value {
+        let t0 = std::time::Instant::now();
+        loop {
+            let (st, m) = self.get(&format!("/api/v1/measurements/{id}")).await;
+            assert_eq!(st, 200, "{m}");
+            if m["status"] != "collecting" {
+                return m;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(90),
+                "measurement {id} still collecting: {m}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Open a procedure for `case_id`, add one site labelled `label`, start a measurement at it,
+    /// and return the finished measurement ([`TestServer::wait_final`]).
+    pub async fn measure_one_site(&self, case_id: &str, label: &str) -> Value {
+        let body = serde_json::json!({"case_id": case_id});
+        let (st, p) = self.send("POST", "/api/v1/procedures", Some(&body)).await;
+        assert_eq!(st, 201, "{p}");
+        let pid = p["id"].as_i64().unwrap();
+        let site = serde_json::json!({"vein": "lateral", "segment": "mid", "label": label});
+        let (st, r) = self
+            .send(
+                "POST",
+                &format!("/api/v1/procedures/{pid}/sites"),
+                Some(&site),
+            )
+            .await;
+        assert_eq!(st, 201, "{r}");
+        let sid = r["id"].as_i64().unwrap();
+        let (st, r) = self
+            .send(
+                "POST",
+                &format!("/api/v1/procedures/{pid}/sites/{sid}/measurements"),
+                None,
+            )
+            .await;
+        assert_eq!(st, 202, "{r}");
+        self.wait_final(r["id"].as_i64().unwrap()).await
+    }
+
     pub async fn shutdown(self) {
         self.running.shutdown().await;
     }
