@@ -652,19 +652,7 @@ mod tests {
     }
 
     fn run(c: &mut Classifier, r: u64, qrsd: u64, extrasystole: bool) -> BeatClass {
-        let w = window(extrasystole);
-        c.classify(
-            r,
-            Some(qrsd),
-            false,
-            Shape {
-                window: &w,
-                len: LEN,
-                r_index: R,
-                onset_index: None,
-                fs_hz: FS,
-            },
-        )
+        run_scaled(c, r, qrsd, extrasystole, 1.0)
     }
 
     #[test]
