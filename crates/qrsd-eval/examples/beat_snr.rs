@@ -4,8 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use qrsd_condition::{FilterConfig, LeadFilter};
-use qrsd_eval::mitdb::{add_noise_stress, in_noise_segment, list_records, Group};
-use qrsd_formats::wfdb::read_annotations;
+use qrsd_eval::mitdb::{in_noise_segment, list_records, open_record, Group};
 use qrsd_pipeline::PipelineConfig;
 use std::path::PathBuf;
 
@@ -21,12 +20,7 @@ fn main() {
     ];
     println!("record\tr\tnoise\tmatch\tclass\tsnr0\tsnr1\tmed0\tmed1");
     for name in names {
-        let base = dir.join(&name);
-        let mut rec = qrsd_formats::open(&base.with_extension("hea")).unwrap();
-        let ann = read_annotations(&base.with_extension("atr")).unwrap();
-        if let Some(s) = snr {
-            add_noise_stress(&mut rec, &ann, &noise, s);
-        }
+        let (rec, ann) = open_record(&dir, &name, snr.map(|s| (noise.as_slice(), s))).unwrap();
         let fs = rec.fs_hz;
         let a = qrsd_pipeline::analyze(&rec, PipelineConfig::new(fs, Vec::new())).unwrap();
         let slopes: Vec<Vec<f64>> = rec

@@ -6,8 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a development tool: fail loudly
 
 use qrsd_condition::{FilterConfig, LeadFilter, QualityConfig, QualityMeter};
-use qrsd_eval::mitdb::{add_noise_stress, in_noise_segment, list_records};
-use qrsd_formats::wfdb::read_annotations;
+use qrsd_eval::mitdb::{in_noise_segment, list_records, open_record};
 use std::path::PathBuf;
 
 fn main() {
@@ -22,12 +21,7 @@ fn main() {
     ];
     println!("record\tt_s\tnoise\tlead\tlabel\tslope_ratio\thf_ratio\tkurtosis\traw_range_uv");
     for name in names {
-        let base = dir.join(&name);
-        let mut rec = qrsd_formats::open(&base.with_extension("hea")).unwrap();
-        let ann = read_annotations(&base.with_extension("atr")).unwrap();
-        if let Some(s) = snr {
-            add_noise_stress(&mut rec, &ann, &noise, s);
-        }
+        let (rec, _) = open_record(&dir, &name, snr.map(|s| (noise.as_slice(), s))).unwrap();
         let n = rec.leads.len();
         let mut filters: Vec<LeadFilter> = (0..n)
             .map(|_| LeadFilter::new(&FilterConfig::default(), rec.fs_hz).unwrap())

@@ -360,16 +360,11 @@ pub fn evaluate_mitdb(
         ..MitdbReport::default()
     };
     for name in names {
-        let base = db_dir.join(&name);
-        let mut rec = read(&base.with_extension("hea"))?;
-        let atr = base.with_extension("atr");
-        let ann = read_annotations(&atr).map_err(|source| EvalError::Record {
-            record: atr.display().to_string(),
-            source,
-        })?;
-        if let Some(n) = noise {
-            add_noise_stress(&mut rec, &ann, &noise_recs, n.snr_db);
-        }
+        let (rec, ann) = open_record(
+            db_dir,
+            &name,
+            noise.map(|n| (noise_recs.as_slice(), n.snr_db)),
+        )?;
         let t0 = Instant::now();
         let analysis =
             qrsd_pipeline::analyze(&rec, cfg.clone()).map_err(|source| EvalError::Pipeline {
@@ -386,6 +381,26 @@ pub fn evaluate_mitdb(
         rep.per_record.push((name, c));
     }
     Ok(rep)
+}
+
+/// Record `name` of the database at `db_dir` with its beat labels (`.atr`); with `noise`
+/// (`bw`/`ma` recordings, SNR dB), made a noise-stress variant ([`add_noise_stress`]).
+pub fn open_record(
+    db_dir: &Path,
+    name: &str,
+    noise: Option<(&[Recording], f64)>,
+) -> Result<(Recording, Vec<Annotation>), EvalError> {
+    let base = db_dir.join(name);
+    let mut rec = read(&base.with_extension("hea"))?;
+    let atr = base.with_extension("atr");
+    let ann = read_annotations(&atr).map_err(|source| EvalError::Record {
+        record: atr.display().to_string(),
+        source,
+    })?;
+    if let Some((recs, snr_db)) = noise {
+        add_noise_stress(&mut rec, &ann, recs, snr_db);
+    }
+    Ok((rec, ann))
 }
 
 fn read(hea: &Path) -> Result<Recording, EvalError> {
