@@ -15,8 +15,8 @@ fn main() {
     let only: Vec<String> = args.collect();
     let names = list_records(&dir, (!only.is_empty()).then_some(only.as_slice())).unwrap();
     let noise = [
-        qrsd_formats::open(&dir.join("bw.hea")).unwrap(),
-        qrsd_formats::open(&dir.join("ma.hea")).unwrap(),
+        qrsd_formats::open(dir.join("bw.hea")).unwrap(),
+        qrsd_formats::open(dir.join("ma.hea")).unwrap(),
     ];
     println!("record\tr\tnoise\tmatch\tclass\tsnr0\tsnr1\tmed0\tmed1");
     for name in names {

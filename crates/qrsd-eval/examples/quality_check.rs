@@ -16,8 +16,8 @@ fn main() {
     let only: Vec<String> = args.collect();
     let names = list_records(&dir, (!only.is_empty()).then_some(only.as_slice())).unwrap();
     let noise = [
-        qrsd_formats::open(&dir.join("bw.hea")).unwrap(),
-        qrsd_formats::open(&dir.join("ma.hea")).unwrap(),
+        qrsd_formats::open(dir.join("bw.hea")).unwrap(),
+        qrsd_formats::open(dir.join("ma.hea")).unwrap(),
     ];
     println!("record\tt_s\tnoise\tlead\tlabel\tslope_ratio\thf_ratio\tkurtosis\traw_range_uv");
     for name in names {

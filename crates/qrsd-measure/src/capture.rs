@@ -259,8 +259,11 @@ mod tests {
     use crate::waveform::MedianLead;
     use std::collections::BTreeMap;
 
-    /// A median beat whose leads are sums of triangles (start, peak, end index, µV).
-    fn beat(leads: &[(&str, &[(usize, usize, usize, f32)])]) -> MedianBeat {
+    /// A triangle: start, peak, end index, peak µV.
+    type Tri = (usize, usize, usize, f32);
+
+    /// A median beat whose leads are sums of triangles.
+    fn beat(leads: &[(&str, &[Tri])]) -> MedianBeat {
         let n = 120;
         let mut map = BTreeMap::new();
         for (name, tris) in leads {
@@ -340,8 +343,8 @@ mod tests {
 
     #[test]
     fn loop_needs_the_kors_leads_and_matches_the_figures() {
-        let tri: &[(usize, usize, usize, f32)] = &[(10, 40, 90, 800.0)];
-        let mut leads: Vec<(&str, &[(usize, usize, usize, f32)])> = Vec::new();
+        let tri: &[Tri] = &[(10, 40, 90, 800.0)];
+        let mut leads: Vec<(&str, &[Tri])> = Vec::new();
         for n in vcg::KORS_LEADS {
             leads.push((n, tri));
         }
