@@ -116,6 +116,13 @@ pub struct DelineationConfig {
     /// from reading 4 ms early; docs/history.md.) A large value keeps the rules' paced onset.
     #[serde(default = "d_paced_onset_dead_band_ms")]
     pub paced_onset_dead_band_ms: f64,
+    /// Paced beats: a lead onset held at the end of the first stimulus artefact (the QRS already rising
+    /// when the blanked stretch ends) is placed inside the artefact where the rise across it says the
+    /// QRS began, as for a later stimulus (τ = 1.5·Δx / x′). Myocardium next to the electrode is
+    /// activated by the stimulus itself; when capture is that quick the deflection starts under the
+    /// blanking, and cardiologists mark the onset at the spike (LUDB's paced records).
+    #[serde(default = "d_true")]
+    pub paced_onset_in_artefact: bool,
     /// Place the global onset and offset with the learned global model ([`learned::global_correction_ms`])
     /// relative to the ranked lead boundaries (used with `global_mode` 1).
     #[serde(default = "d_true")]
@@ -192,6 +199,7 @@ impl Default for DelineationConfig {
             learned_correction: true,
             learned_global: true,
             paced_onset_dead_band_ms: d_paced_onset_dead_band_ms(),
+            paced_onset_in_artefact: true,
             trace: false,
         }
     }
@@ -382,6 +390,26 @@ impl Delineator {
             Some((a, b)) if (a..=b).contains(&i) => (b + 1).min(n - 1),
             _ => i,
         };
+        // The same for an onset held at the end of the first artefact (the QRS rising under it).
+        let (in_artefact, fs_hz) = (self.cfg.paced_onset_in_artefact, self.fs_hz);
+        let into_first = |i: usize, x: &[f64], noise_uv_per_ms: f64| match first_art {
+            Some((a, b)) if in_artefact && i == b + 1 && a > 0 && b + 1 + h < n => {
+                // Only a rise that stands out of the noise and goes on, steeply, after the stretch is
+                // a QRS already under way: a recharge tail decays back, and a foot that only starts
+                // at the stretch's end has no slope yet to extrapolate from.
+                let dx = x[b + 1] - x[a - 1];
+                let slope = (x[b + 1 + h] - x[b + 1]) / h as f64;
+                let sigma_x = std::f64::consts::SQRT_2 * h_ms * noise_uv_per_ms;
+                let steep = slope.abs() * fs_hz / 1000.0 > 3.0 * noise_uv_per_ms;
+                let tau = if slope * dx > 0.0 && dx.abs() > 3.0 * sigma_x && steep {
+                    1.5 * dx / slope
+                } else {
+                    0.0
+                };
+                i - tau.min((b + 1 - a) as f64).max(0.0).round() as usize
+            }
+            _ => i,
+        };
         // Per-lead noise floor of the slope, over slopes that a longer window would give alike.
         let noise_end = if self.cfg.early_post_ms > 0.0 {
             (r + self.samples(self.cfg.early_post_ms) + 1).min(n) - h.min(n - 1)
@@ -508,9 +536,13 @@ impl Delineator {
                 }
             }
             let b = Bounds {
-                onset: b
-                    .onset
-                    .map(|i| out_of_later(shift(i, on_shift).max(first_allowed), x)),
+                onset: b.onset.map(|i| {
+                    into_first(
+                        out_of_later(shift(i, on_shift).max(first_allowed), x),
+                        x,
+                        self.noise[l],
+                    )
+                }),
                 offset: b.offset.map(|i| shift(i, off_shift)),
             };
             if let (Some(on), Some(off)) = (b.onset, b.offset) {
@@ -1157,6 +1189,56 @@ mod tests {
                 assert!(banded.leads[l].onset.unwrap() > on - 20);
             }
         }
+    }
+
+    #[test]
+    fn a_paced_onset_under_the_blanked_stimulus_is_placed_inside_it() {
+        let fs = 500.0;
+        let (n, on, off) = (325, 110, 170);
+        let run = |leads: &[Vec<f64>], art: (usize, usize), in_artefact: bool| {
+            let views: Vec<&[f64]> = leads.iter().map(|v| v.as_slice()).collect();
+            let cfg = DelineationConfig {
+                paced_onset_in_artefact: in_artefact,
+                ..DelineationConfig::default()
+            };
+            let mut d = Delineator::new(cfg, fs, 12);
+            let mut out = Delineation::default();
+            let hints = BeatHints {
+                stimulus: Some(art),
+                later_stimulus: None,
+            };
+            d.delineate_with(&views, 140, hints, &mut out);
+            out
+        };
+        // As the blanker leaves it: a straight line across the artefact.
+        let blank = |leads: &mut Vec<Vec<f64>>, (a, b): (usize, usize)| {
+            for x in leads.iter_mut() {
+                let (x0, x1) = (x[a - 1], x[b + 1]);
+                for (k, v) in x[a..=b].iter_mut().enumerate() {
+                    *v = x0 + (x1 - x0) * (k + 1) as f64 / (b + 2 - a) as f64;
+                }
+            }
+        };
+        // Quick capture: the QRS starts 2 ms after the stimulus, under the 12 ms artefact.
+        let mut leads = twelve_leads(n, on, off, 0);
+        let art = (on - 1, on + 5);
+        blank(&mut leads, art);
+        let (held, placed) = (run(&leads, art, false), run(&leads, art, true));
+        assert_eq!(held.global.onset, Some(art.1 + 1), "{held:?}");
+        let g = placed.global.onset.unwrap();
+        assert!((art.0..=art.1).contains(&g), "onset {g}, artefact {art:?}");
+        assert!(g.abs_diff(on) <= 3, "onset {g} vs the QRS start {on}");
+        // Capture 16 ms after the stimulus, a recharge tail decaying over the artefact's end: the
+        // onset stays where the rules put it.
+        let mut leads = twelve_leads(n, on, off, 0);
+        let art = (on - 8, on - 3);
+        for x in leads.iter_mut() {
+            for (k, v) in x[art.1 + 1..on].iter_mut().enumerate() {
+                *v += 40.0 * (-(k as f64) / 2.0).exp();
+            }
+        }
+        blank(&mut leads, art);
+        assert_eq!(run(&leads, art, true).leads, run(&leads, art, false).leads);
     }
 
     #[test]
