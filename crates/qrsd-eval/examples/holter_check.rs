@@ -1,7 +1,8 @@
 //! Generalisation check: LUDB records cut to 2 leads (II + V5, a Holter-like pair) and resampled to
 //! 250 and 360 Hz; beats mapped back to 500 Hz and scored (detection, lead II boundaries, and the global
 //! QRS against the earliest / latest of the II and V5 marks, as a 2-lead database annotated on the
-//! leads it holds, e.g. QTDB, would mark it).
+//! leads it holds, e.g. QTDB, would mark it). LUDB's 9 paced records are also shown on their own:
+//! global onset and QRSd per record, and how many of their beats had a stimulus found.
 //! `cargo run --release -p qrsd-eval --example holter_check` (`QUANT_UV=5` rounds every sample to 5 µV
 //! steps after resampling, as an 11-bit Holter/MIT-BIH-style recording at 200 adu/mV; `DBG=1` lists the
 //! records with detection errors).
@@ -27,6 +28,9 @@ fn main() {
         // Beats given a stimulus in records without pacing (LUDB's paced records are listed in
         // qrsd_eval): false pacing detections.
         let mut false_stimuli = 0;
+        let mut paced = Tally::default();
+        // Per paced record: name, median global onset and QRSd error (ms), beats with a stimulus.
+        let mut paced_records = Vec::new();
         for rec_name in list.lines().map(str::trim).filter(|l| !l.is_empty()) {
             let base = dir.join(rec_name);
             let mut rec = qrsd_formats::open(base.with_extension("hea")).unwrap();
@@ -64,10 +68,25 @@ fn main() {
                     c
                 })
                 .collect();
-            if !qrsd_eval::LUDB_PACED.contains(&rec_name.trim_start_matches("data/")) {
-                false_stimuli += a.beats.iter().filter(|b| b.pace_sample.is_some()).count();
+            let short = rec_name.trim_start_matches("data/");
+            let with_stimulus = a.beats.iter().filter(|b| b.pace_sample.is_some()).count();
+            let is_paced = qrsd_eval::LUDB_PACED.contains(&short);
+            if !is_paced {
+                false_stimuli += with_stimulus;
             }
             let t = score_ludb_record_with(&base, 500.0, &beats, Some(&["II", "V5"]));
+            if is_paced {
+                paced.add(&t);
+                let med =
+                    |k: &str| qrsd_measure::stats::median(t.errors.get(k).map_or(&[][..], |v| v));
+                paced_records.push((
+                    short.to_string(),
+                    med("GLOBAL.onset"),
+                    med("GLOBAL.qrsd"),
+                    with_stimulus,
+                    a.beats.len(),
+                ));
+            }
             if t.fp + t.fn_ > 0 && std::env::var("DBG").is_ok() {
                 println!("  {rec_name}: FN {} FP {}", t.fn_, t.fp);
             }
@@ -96,5 +115,29 @@ fn main() {
         {
             println!("{line}");
         }
+        let table = format_table(&format!("  paced records, II+V5 at {fs} Hz"), &paced);
+        for line in table
+            .lines()
+            .filter(|l| l.contains("GLOBAL") || l.contains("paced"))
+        {
+            println!("{line}");
+        }
+        let within = paced_records
+            .iter()
+            .filter(|r| r.2.is_some_and(|q| q.abs() <= 10.0))
+            .count();
+        println!(
+            "  per paced record, median global onset / QRSd error (ms), beats with a stimulus: {} ({within} of {} within ±10 ms)",
+            paced_records
+                .iter()
+                .map(|(n, on, q, s, b)| format!(
+                    "{n} {} / {} {s}/{b}",
+                    on.map_or("-".into(), |v| format!("{v:+.0}")),
+                    q.map_or("-".into(), |v| format!("{v:+.0}"))
+                ))
+                .collect::<Vec<_>>()
+                .join(", "),
+            paced_records.len()
+        );
     }
 }

@@ -143,7 +143,8 @@ pub struct Tally {
 }
 
 impl Tally {
-    pub(crate) fn add(&mut self, other: &Tally) {
+    /// Add `other`'s counts and errors to these.
+    pub fn add(&mut self, other: &Tally) {
         self.tp += other.tp;
         self.fn_ += other.fn_;
         self.fp += other.fp;
