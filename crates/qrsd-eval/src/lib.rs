@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 pub mod gbm;
 pub mod median;
+pub mod noisy;
 pub mod site;
 pub mod train;
 
