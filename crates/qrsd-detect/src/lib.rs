@@ -95,7 +95,7 @@ pub struct Detection {
 }
 
 const BAND_CENTRE_HZ: f64 = 12.0;
-/// Share of the way from the noise to the signal level a peak must reach where every lead is noisy.
+/// Share of the way from the noise to the signal level a peak must reach where any lead is noisy.
 const NOISY_THRESHOLD_SHARE: f64 = 0.5;
 /// No search-back where every lead is noisy.
 const NOISY_NO_SEARCHBACK: bool = true;
@@ -155,9 +155,12 @@ pub struct QrsDetector {
     noise: [Peak; MAX_PEAKS],
     n_noise: usize,
     learn_max: f64,
-    /// The signal-quality stage finds every lead noisy or worse: a peak must stand further out of the
-    /// noise, and no search-back (at half the threshold it picks noise).
+    /// The signal-quality stage finds some lead noisy or worse: a peak must stand further out of the
+    /// noise (the envelope sums every lead's slope, so one noisy lead lifts its noise peaks) …
     noisy: bool,
+    /// … and every lead: no search-back either (at half the threshold it picks noise; with a readable
+    /// lead left it finds the beats a raised threshold missed).
+    all_noisy: bool,
     /// Sum of the envelope over the learning period (for the early-lock mean).
     learn_env_sum: f64,
 }
@@ -210,6 +213,7 @@ impl QrsDetector {
             n_noise: 0,
             learn_max: 0.0,
             noisy: false,
+            all_noisy: false,
             learn_env_sum: 0.0,
         })
     }
@@ -372,10 +376,12 @@ impl QrsDetector {
         self.npk + share * (self.spk - self.npk)
     }
 
-    /// Whether every lead is noisy or worse now (the pipeline's signal-quality stage): raises the
-    /// threshold and suspends search-back until cleared.
-    pub fn set_noisy(&mut self, noisy: bool) {
-        self.noisy = noisy;
+    /// Whether some lead (`some_lead`) and every lead (`every_lead`) is noisy or worse now (the
+    /// pipeline's signal-quality stage): some raises the threshold, every also suspends search-back,
+    /// until cleared.
+    pub fn set_noisy(&mut self, some_lead: bool, every_lead: bool) {
+        self.noisy = some_lead || every_lead;
+        self.all_noisy = every_lead;
     }
 
     fn classify(&mut self, p: Peak, searchback: bool, out: &mut impl Extend<Detection>) {
@@ -478,7 +484,7 @@ impl QrsDetector {
 
     fn searchback(&mut self, now: u64, out: &mut impl Extend<Detection>) {
         let Some(last) = self.last_qrs else { return };
-        if self.rr_mean <= 0.0 || self.n_noise == 0 || (self.noisy && NOISY_NO_SEARCHBACK) {
+        if self.rr_mean <= 0.0 || self.n_noise == 0 || (self.all_noisy && NOISY_NO_SEARCHBACK) {
             return;
         }
         let limit = (1.66 * self.rr_mean) as u64;
@@ -513,8 +519,8 @@ mod tests {
     use super::*;
 
     /// Detections on 1 lead at 500 Hz: 1 mV triangles every 800 ms and, midway between them, a
-    /// triangle of `bump` µV (an artefact), with the detector told the stretch is noisy or not.
-    fn detections_with_bumps(bump: f64, noisy: bool) -> usize {
+    /// triangle of `bump` µV (an artefact), with the detector told some or every lead is noisy or not.
+    fn detections_with_bumps(bump: f64, some: bool, every: bool) -> usize {
         let fs = 500.0;
         let (mut x, rs) = train(fs, 800.0, 30, 1000.0);
         let half = (0.04 * fs) as usize;
@@ -530,7 +536,7 @@ mod tests {
         let mut out = Vec::new();
         for (i, v) in x.iter().enumerate() {
             // The quality stage's verdict arrives after the learning period.
-            d.set_noisy(noisy && i > 4 * 500);
+            d.set_noisy(some && i > 4 * 500, every && i > 4 * 500);
             d.process(&[*v], &mut out);
         }
         d.finish(&mut out);
@@ -541,10 +547,40 @@ mod tests {
     fn where_every_lead_is_noisy_a_peak_must_stand_further_out() {
         // 45 % of the QRS: a beat for the usual threshold (a quarter of the way from the noise to
         // the signal level), not where the quality stage finds every lead noisy (half of the way).
-        let plain = detections_with_bumps(450.0, false);
-        let noisy = detections_with_bumps(450.0, true);
+        let plain = detections_with_bumps(450.0, false, false);
+        let noisy = detections_with_bumps(450.0, true, true);
         assert!(plain >= 50, "{plain}");
         assert!((30..=35).contains(&noisy), "{noisy}");
+    }
+
+    /// Detections of a 1 mV train on 1 lead at 500 Hz in which beats 20–23 are a third as tall.
+    fn detections_with_small_beats(some: bool, every: bool) -> usize {
+        let fs = 500.0;
+        let (mut x, rs) = train(fs, 800.0, 30, 1000.0);
+        for r in &rs[20..24] {
+            let r = *r as usize;
+            for v in &mut x[r - 30..r + 30] {
+                *v /= 3.0;
+            }
+        }
+        let mut d = QrsDetector::new(DetectorConfig::default(), fs, 1).unwrap();
+        let mut out = Vec::new();
+        for (i, v) in x.iter().enumerate() {
+            d.set_noisy(some && i > 4 * 500, every && i > 4 * 500);
+            d.process(&[*v], &mut out);
+        }
+        d.finish(&mut out);
+        out.len()
+    }
+
+    #[test]
+    fn search_back_stays_on_while_some_lead_is_readable() {
+        // The small beats fall under the raised threshold; search-back finds them unless every lead
+        // is noisy.
+        let some = detections_with_small_beats(true, false);
+        let every = detections_with_small_beats(true, true);
+        assert_eq!(some, 30, "{some}");
+        assert!(every < some, "{every}");
     }
 
     /// Narrow triangle "QRS" trains with known R times.

@@ -343,10 +343,12 @@ impl Pipeline {
         let blocks = self.quality.blocks_done();
         self.quality.process(&self.blanked, &self.filtered);
         if self.quality.blocks_done() > blocks {
-            let noisy = (0..self.n_leads)
-                .filter_map(|l| self.quality.label(l, blocks))
-                .all(|q| q != Quality::Clean);
-            self.detector.set_noisy(noisy);
+            // Noise in any lead lifts the summed slope's noise peaks: the detector raises its
+            // threshold then; search-back stays on while a lead is clean.
+            let labels = || (0..self.n_leads).filter_map(|l| self.quality.label(l, blocks));
+            let some = labels().any(|q| q != Quality::Clean);
+            let every = labels().all(|q| q != Quality::Clean);
+            self.detector.set_noisy(some, every);
         }
         let slot = (self.n_filtered as usize % self.ring_len) * self.n_leads;
         self.ring[slot..slot + self.n_leads].copy_from_slice(&self.filtered);
