@@ -68,6 +68,11 @@ const ALIKE: f64 = 0.9;
 /// Consecutive on-time beats shaped differently after which their shape becomes the usual one (the
 /// rhythm changed, e.g. a bundle-branch block appeared or capture was lost).
 const ADOPT_AFTER: u32 = 4;
+/// Mean change between successive intrinsic-to-intrinsic RRs, over the mean RR, above which the
+/// rhythm is irregular (atrial fibrillation: MIT-BIH 203, 219, 221, 222 lie at 0.18–0.27 in the
+/// median; sinus rhythm with extrasystoles at 0.02–0.08). Chosen from 0.12 / 0.15 / 0.2 on MIT-BIH
+/// (VEB PPV 95.3 / 95.3 / 95.2 %, Se 87.6 / 89.6 / 90.9 %).
+const IRREGULAR: f64 = 0.2;
 /// Weight of a new beat in the running means and the template.
 const ALPHA: f64 = 0.1;
 /// Other conducted shapes kept beside the usual one (alternating or intermittent conduction: a
@@ -126,6 +131,12 @@ pub(crate) struct Classifier {
     rr_mean: f64,
     qrsd_mean: f64,
     last_r: Option<u64>,
+    /// RR of the last pair of consecutive intrinsic beats, samples, and whether the last beat was one.
+    last_nn_rr: Option<f64>,
+    last_intrinsic: bool,
+    /// Running mean of the change between successive intrinsic-to-intrinsic RRs over the mean RR:
+    /// high in atrial fibrillation, where conducted beats come at random.
+    irregularity: f64,
     /// Alternate conducted shapes (`ALT_SHAPES`, each like `template`) and their counts.
     alt: Vec<AltShape>,
     /// Paced morphology (same layout as `template`) learnt from unflagged paced candidates.
@@ -182,6 +193,9 @@ impl Classifier {
             rr_mean: 0.0,
             qrsd_mean: 0.0,
             last_r: None,
+            last_nn_rr: None,
+            last_intrinsic: false,
+            irregularity: 0.0,
             alt: (0..ALT_SHAPES)
                 .map(|_| AltShape {
                     template: vec![0.0; n_leads * POINTS],
@@ -225,6 +239,7 @@ impl Classifier {
         let sampled = self.sample(&shape);
         let unflagged_paced = sampled && self.unflagged_paced(&shape, qrsd);
         let class = self.usual_class(rr, qrsd, sampled);
+        self.follow_rhythm(rr, class);
         // A paced beat recognised from the recording still teaches the usual-beat context (rhythm,
         // width, shape), as it did before it was recognised: in a paced rhythm the paced complex is
         // the usual beat an extrasystole differs from.
@@ -233,6 +248,22 @@ impl Classifier {
         } else {
             class
         }
+    }
+
+    /// Follows the irregularity of the conducted rhythm from consecutive intrinsic beats.
+    fn follow_rhythm(&mut self, rr: Option<f64>, class: BeatClass) {
+        let intrinsic = class == BeatClass::Intrinsic;
+        match rr {
+            Some(rr) if intrinsic && self.last_intrinsic && self.rr_mean > 0.0 => {
+                if let Some(prev) = self.last_nn_rr {
+                    let change = ((rr - prev) / self.rr_mean).abs().min(1.0);
+                    self.irregularity += ALPHA * (change - self.irregularity);
+                }
+                self.last_nn_rr = Some(rr);
+            }
+            _ => {}
+        }
+        self.last_intrinsic = intrinsic;
     }
 
     /// Whether the beat correlates ≥ `ALIKE` with the confirmed usual beat (or one of its established
@@ -266,8 +297,10 @@ impl Classifier {
         } else {
             (None, PAD)
         };
-        let premature =
-            matches!(rr, Some(rr) if self.rr_mean > 0.0 && rr < PREMATURE * self.rr_mean);
+        // In atrial fibrillation conducted beats come at random: an early one is no sign of a
+        // focus, so beats are judged as on time (ectopic only when very unlike, or wide).
+        let premature = self.irregularity < IRREGULAR
+            && matches!(rr, Some(rr) if self.rr_mean > 0.0 && rr < PREMATURE * self.rr_mean);
         let wide = self.qrsd_mean > 0.0 && qrsd > WIDE * self.qrsd_mean;
         let judged = likeness.filter(|_| self.confirmed);
         let different = judged.is_some_and(|c| c < DIFFERENT);
@@ -842,6 +875,34 @@ mod tests {
             run_with_onset(&mut c, r, 47, &window(true), R - 10),
             BeatClass::Ectopic
         );
+    }
+
+    #[test]
+    fn in_an_irregular_rhythm_an_early_beat_of_a_somewhat_other_shape_is_not_ectopic() {
+        // Correlating ~0.7 with the usual beat: unlike enough to be an extrasystole when premature in
+        // a regular rhythm, not in atrial fibrillation (aberrant conduction of an early beat).
+        let other = reshaped(1.0, 1.0);
+        let usual = window(false);
+        for (rrs, expected) in [
+            (&[400u64][..], BeatClass::Ectopic),
+            (&[400, 560, 300, 480, 620, 360][..], BeatClass::Intrinsic),
+        ] {
+            let mut c = Classifier::new(2);
+            let mut r = 0;
+            for k in 0..30 {
+                r += rrs[k % rrs.len()];
+                assert_eq!(
+                    run_with_onset(&mut c, r, 45, &usual, R - 10),
+                    BeatClass::Intrinsic
+                );
+            }
+            r += 250;
+            assert_eq!(
+                run_with_onset(&mut c, r, 45, &other, R - 10),
+                expected,
+                "{rrs:?}"
+            );
+        }
     }
 
     #[test]
