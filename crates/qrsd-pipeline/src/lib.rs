@@ -578,6 +578,7 @@ impl Pipeline {
         // own QRS shape (noise does not correlate ≥ 0.9 with it over ±80 ms in every lead).
         let quality = self.beat_quality(start + dl.r_index as u64);
         let class = if !quality.readable() && !self.classifier.matches_usual(&shape) {
+            self.classifier.skipped();
             BeatClass::Noise
         } else {
             self.classifier
