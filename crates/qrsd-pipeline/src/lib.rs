@@ -540,6 +540,12 @@ impl Pipeline {
                 return true;
             }
         }
+        // A search-back candidate (a second look at half the threshold where the rhythm expected a
+        // beat) that delineates to no QRS is none: a P wave in a sinus pause or an AV block (MIT-BIH
+        // 232: 103 such detections on the scored stretches, none of them a labelled beat).
+        if d.searchback && (global.onset_sample.is_none() || global.offset_sample.is_none()) {
+            return true;
+        }
         self.last_beat_r = Some(r_sample);
         if let Some(off) = global.offset_sample {
             self.last_beat_end = Some((off, d.strength));
