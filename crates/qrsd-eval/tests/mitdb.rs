@@ -28,21 +28,26 @@ fn mitdb_detection_and_class_do_not_regress() {
     let g = &rep.gross;
     // Every labelled beat after the learning period, outside ventricular flutter.
     assert_eq!(g.tp() + g.fn_(), 74424);
+    // Today 99.77 % (99.79 % before the threshold rose where any lead is noisy).
     assert!(g.se() >= 99.7, "QRS Se {:.2}%", g.se());
-    // Today 99.53 % (99.42 % before the detector raised its threshold where every lead is noisy).
-    assert!(g.ppv() >= 99.45, "QRS PPV {:.2}%", g.ppv());
+    // Today 99.75 % (99.62 % before undelineable search-back detections were dropped, 99.53 % before
+    // the threshold rose where any lead is noisy, 99.42 % before it rose where every lead is).
+    assert!(g.ppv() >= 99.7, "QRS PPV {:.2}%", g.ppv());
+    // Today 99.57 % / 99.90 %.
     let (se_n, ppv_n) = g.se_ppv_excluding_noise();
     assert!(
-        se_n >= 99.5 && ppv_n >= 99.75,
+        se_n >= 99.5 && ppv_n >= 99.85,
         "without noise-classed: Se {se_n:.2}% PPV {ppv_n:.2}%"
     );
     let u = &rep.gross_unpaced;
-    // Today 87.49 % / 89.77 % on f7ec6a9 (87.56 % / 90.12 % on 6f017fa; 88.21 % / 89.74 % before the quality stage classed beats in unreadable
+    // Today 91.12 % / 95.03 % (issue-18 stage 4: resized premature beats, re-alignment, large unlike
+    // detections `noise`, prematurity ignored in an irregular rhythm; 87.45 % / 90.03 % before).
+    // 87.49 % / 89.77 % on f7ec6a9 (87.56 % / 90.12 % on 6f017fa; 88.21 % / 89.74 % before the quality stage classed beats in unreadable
     // stretches `noise`; 87.58 % / 81.42 % before a ventricular beat had to be neither narrower than
     // the usual beat nor of its shape, and small unlike detections became `noise`; 58.40 % PPV
     // before alternate conducted shapes were kept).
-    assert!(u.veb_se() >= 87.0, "VEB Se {:.2}%", u.veb_se());
-    assert!(u.veb_ppv() >= 88.5, "VEB PPV {:.2}%", u.veb_ppv());
+    assert!(u.veb_se() >= 90.5, "VEB Se {:.2}%", u.veb_se());
+    assert!(u.veb_ppv() >= 94.5, "VEB PPV {:.2}%", u.veb_ppv());
 }
 
 /// `(SNR dB, min Se %, min PPV %)` of the bw+ma noise-stress variants of 118 and 119, counting every
@@ -71,17 +76,19 @@ fn noise_stress_holds(snr_db: f64, all: (f64, f64), without_noise: (f64, f64)) {
 
 #[test]
 fn noise_stress_12_db_does_not_regress() {
-    // Today 99.89 / 98.54 %, without noise-classed 99.64 / 99.44 % (99.86 / 96.85 % and 99.61 /
-    // 99.11 % before the detector used the quality labels).
-    noise_stress_holds(12.0, (99.7, 98.2), (99.4, 99.2));
+    // Today 99.97 / 99.47 %, without noise-classed 99.64 / 99.66 % (99.89 / 98.54 % and 99.64 /
+    // 99.44 % before the threshold rose where any lead is noisy; 99.86 / 96.85 % and 99.61 / 99.11 %
+    // before the detector used the quality labels).
+    noise_stress_holds(12.0, (99.8, 99.3), (99.5, 99.5));
 }
 
 #[test]
 fn noise_stress_6_db_does_not_regress() {
-    // Today 99.55 / 92.09 %, without noise-classed 92.70 / 97.24 % (99.47 / 86.70 % and 92.40 /
+    // Today 99.58 / 93.64 %, without noise-classed 92.59 / 97.99 % (99.55 / 92.09 % and 92.70 /
+    // 97.24 % before the threshold rose where any lead is noisy; 99.47 / 86.70 % and 92.40 /
     // 95.55 % before the detector used the quality labels) (98.41 / 92.56 % before the
     // quality stage: beats in stretches unreadable in both leads are `noise` now).
-    noise_stress_holds(6.0, (99.3, 91.5), (91.5, 96.8));
+    noise_stress_holds(6.0, (99.3, 93.0), (91.5, 97.5));
 }
 
 #[test]

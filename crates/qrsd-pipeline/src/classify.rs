@@ -53,7 +53,7 @@ const SMALL: f64 = 0.4;
 /// RMS amplitude over this multiple of the usual beat's, shaped differently from it, is not a QRS
 /// either: an extrasystole's dyssynchronous activation makes it up to about twice the conducted
 /// beat (MIT-BIH V beats: median 1.3, 99th percentile 2.6), electrode motion anything. On MIT-BIH 41
-/// false detections and 23 conducted beats classed ectopic were larger, and 3 V beats (record 200).
+/// false detections and 22 conducted beats classed ectopic were larger, and 3 V beats (record 200).
 const LARGE: f64 = 3.0;
 /// Correlation with the template under which a beat is shaped differently. On LUDB 1,711 of 1,753
 /// judged beats lie ≥ 0.9 and the rest mostly in atrial fibrillation with aberrant conduction (0.6–0.9);
