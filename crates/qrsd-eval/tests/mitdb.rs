@@ -52,7 +52,9 @@ fn mitdb_detection_and_class_do_not_regress() {
 
 /// `(SNR dB, min Se %, min PPV %)` of the bw+ma noise-stress variants of 118 and 119, counting every
 /// detection, and the same with the detections classed `noise` or `unknown` left out.
-fn noise_stress_holds(snr_db: f64, all: (f64, f64), without_noise: (f64, f64)) {
+/// At most `max_n_paced` N-like beats may be classed paced (118 and 119 are not paced records: a
+/// noise spike taken for a stimulus).
+fn noise_stress_holds(snr_db: f64, all: (f64, f64), without_noise: (f64, f64), max_n_paced: usize) {
     let dir = mitdb_dir();
     let only = ["118".to_string(), "119".to_string()];
     let noise = NoiseStress {
@@ -72,6 +74,12 @@ fn noise_stress_holds(snr_db: f64, all: (f64, f64), without_noise: (f64, f64)) {
         se >= without_noise.0 && ppv >= without_noise.1,
         "{snr_db} dB without noise-classed: Se {se:.2}% PPV {ppv:.2}% (bounds {without_noise:?})"
     );
+    let (n, pct) = g.share(Group::N, BeatClass::Paced);
+    let n_paced = (pct * n as f64 / 100.0).round() as usize;
+    assert!(
+        n_paced <= max_n_paced,
+        "{snr_db} dB: {n_paced} N-like beats classed paced (bound {max_n_paced})"
+    );
 }
 
 #[test]
@@ -79,7 +87,9 @@ fn noise_stress_12_db_does_not_regress() {
     // Today 99.97 / 99.47 %, without noise-classed 99.64 / 99.66 % (99.89 / 98.54 % and 99.64 /
     // 99.44 % before the threshold rose where any lead is noisy; 99.86 / 96.85 % and 99.61 / 99.11 %
     // before the detector used the quality labels).
-    noise_stress_holds(12.0, (99.8, 99.3), (99.5, 99.5));
+    // N-like beats classed paced: 1 (5 before weak stimulus candidates were trusted only where the
+    // best lead is clean).
+    noise_stress_holds(12.0, (99.8, 99.3), (99.5, 99.5), 2);
 }
 
 #[test]
@@ -88,7 +98,9 @@ fn noise_stress_6_db_does_not_regress() {
     // 97.24 % before the threshold rose where any lead is noisy; 99.47 / 86.70 % and 92.40 /
     // 95.55 % before the detector used the quality labels) (98.41 / 92.56 % before the
     // quality stage: beats in stretches unreadable in both leads are `noise` now).
-    noise_stress_holds(6.0, (99.3, 93.0), (91.5, 97.5));
+    // N-like beats classed paced: 19 (26 before weak candidates needed a clean stretch; the rest are
+    // noise spikes above the pace detector's own threshold).
+    noise_stress_holds(6.0, (99.3, 93.0), (91.5, 97.5), 22);
 }
 
 #[test]

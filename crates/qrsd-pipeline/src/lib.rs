@@ -497,7 +497,11 @@ impl Pipeline {
         // detector's threshold, e.g. smeared by a recorder's low-pass): it is the stimulus, and the
         // onset is searched after it.
         let mut weak_stimulus = None;
-        if hints.stimulus.is_none() && hints.later_stimulus.is_none() {
+        // Only where the best lead is clean: muscle noise makes spikes of that size too.
+        if hints.stimulus.is_none()
+            && hints.later_stimulus.is_none()
+            && self.beat_quality(d.r_sample) == Quality::Clean
+        {
             if let Some(on) = self.delineation.global.onset {
                 let on = start + on as u64;
                 let ms = |v: f64| (v * self.cfg.fs_hz / 1000.0).round() as u64;
