@@ -423,13 +423,22 @@ fn trimmed_mean(mut v: Vec<f64>) -> f64 {
 
 /// Signal power of a lead for the SNR: (mean QRS peak-to-peak amplitude)² / 8, µV².
 pub fn qrs_signal_power(x: &[f32], annotations: &[Annotation], fs_hz: f64) -> f64 {
-    let half = (PP_HALF_MS * fs_hz / 1000.0).round() as i64;
-    let pp: Vec<f64> = annotations
+    let peaks: Vec<i64> = annotations
         .iter()
         .filter(|a| Group::of(&a.symbol).is_some())
-        .filter_map(|a| {
-            let lo = usize::try_from(a.sample - half).ok()?;
-            let hi = usize::try_from(a.sample + half).ok()?.min(x.len());
+        .map(|a| a.sample)
+        .collect();
+    qrs_signal_power_at(x, &peaks, fs_hz)
+}
+
+/// [`qrs_signal_power`] with the QRS peaks (samples) given.
+pub fn qrs_signal_power_at(x: &[f32], peaks: &[i64], fs_hz: f64) -> f64 {
+    let half = (PP_HALF_MS * fs_hz / 1000.0).round() as i64;
+    let pp: Vec<f64> = peaks
+        .iter()
+        .filter_map(|&p| {
+            let lo = usize::try_from(p - half).ok()?;
+            let hi = usize::try_from(p + half).ok()?.min(x.len());
             let w = x.get(lo..hi).filter(|w| !w.is_empty())?;
             let (mn, mx) = w
                 .iter()

@@ -1,11 +1,11 @@
 //! LUDB with the MIT-BIH noise-stress records added: how the delineation holds up in noise.
 //!
 //! `bw` (baseline wander) and `ma` (muscle), each at unit power and summed, are scaled per lead to an SNR
-//! as `nst` defines it (S = mean QRS peak-to-peak² / 8, N = mean power of 1-s chunks with their mean
-//! removed) and added over the whole 10 s of each record. The noise is resampled to the record's rate and
-//! every record takes its own stretch of it. `cargo run --release -p qrsd-eval --example ludb_noise`.
+//! as `nst` defines it ([`crate::mitdb::qrs_signal_power`] and [`noise_power`], as for MIT-BIH) and
+//! added over the whole 10 s of each record. The noise is resampled to the record's rate and every
+//! record takes its own stretch of it. `cargo run --release -p qrsd-eval --example ludb_noise`.
 
-use crate::mitdb::noise_power;
+use crate::mitdb::{noise_power, qrs_signal_power_at};
 use crate::{reference_qrs, score_ludb_record_with, EvalError, Tally};
 use qrsd_formats::Recording;
 use qrsd_pipeline::{analyze, PipelineConfig};
@@ -67,7 +67,7 @@ impl NoiseSource {
                         .sum()
                 })
                 .collect();
-            let s = signal_power(&lead.samples_uv, peaks, self.fs_hz);
+            let s = qrs_signal_power_at(&lead.samples_uv, peaks, self.fs_hz);
             let p = noise_power(&sum, self.fs_hz);
             if s <= 0.0 || p <= 0.0 {
                 continue;
@@ -78,27 +78,6 @@ impl NoiseSource {
             }
         }
     }
-}
-
-/// `S` of `nst`: the mean of (QRS peak-to-peak)² / 8 over the beats, peak-to-peak within ±50 ms of each
-/// QRS peak (samples at `fs_hz`).
-pub fn signal_power(x: &[f32], peaks: &[i64], fs_hz: f64) -> f64 {
-    let half = (0.05 * fs_hz) as i64;
-    let v: Vec<f64> = peaks
-        .iter()
-        .filter_map(|&p| {
-            let (a, b) = (
-                (p - half).max(0) as usize,
-                ((p + half).max(0) as usize).min(x.len()),
-            );
-            let w = x.get(a..b).filter(|w| !w.is_empty())?;
-            let (lo, hi) = w
-                .iter()
-                .fold((f32::MAX, f32::MIN), |(l, h), v| (l.min(*v), h.max(*v)));
-            Some(f64::from(hi - lo).powi(2) / 8.0)
-        })
-        .collect();
-    v.iter().sum::<f64>() / v.len().max(1) as f64
 }
 
 /// Every LUDB record at `ludb_dir` with the noise at `snr_db` (`None`: as recorded) through a pipeline
@@ -170,5 +149,5 @@ pub fn abs_quantile(v: &[f64], p: f64) -> Option<f64> {
         return None;
     }
     a.sort_by(f64::total_cmp);
-    Some(a[((a.len() - 1) as f64 * p.clamp(0.0, 1.0)) as usize])
+    Some(qrsd_measure::stats::quantile_sorted(&a, p))
 }

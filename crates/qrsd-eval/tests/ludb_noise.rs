@@ -3,8 +3,8 @@
 //! and 12 dB: the delineation's figures in noise, kept at today's values plus a margin
 //! (`cargo run --release -p qrsd-eval --example ludb_noise` prints them; docs/validation.md).
 //! Measured 2026-12-07 with the global QRS held within the leads' spread of their median: 18 dB site
-//! level +3.5 ± 11.1 ms, per beat |error| p95 46 ms; 12 dB +6.8 ± 13.3, p95 62 ms, Se 98.74 % (without
-//! the hold 12 dB was +7.8 ± 15.1, p95 114 ms).
+//! level +3.6 ± 11.2 ms, per beat |error| p95 46 ms; 12 dB +6.7 ± 13.1, p95 60 ms, Se 99.07 % (without
+//! the hold, with S as the mean of the squared peak-to-peaks, 12 dB was +7.8 ± 15.1, p95 114 ms).
 
 use qrsd_eval::noisy::{abs_quantile, evaluate_ludb_noisy, NoiseSource};
 use qrsd_pipeline::PipelineConfig;
