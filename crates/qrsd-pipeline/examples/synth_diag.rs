@@ -54,6 +54,7 @@ fn main() {
                     baseline_wander_uv: 100.0,
                     mains_uv: 20.0,
                     mains_hz: 50.0,
+                    ..NoiseConfig::default()
                 },
                 seed,
                 ..SynthConfig::default()

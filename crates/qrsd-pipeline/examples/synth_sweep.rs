@@ -41,6 +41,7 @@ fn main() {
                             baseline_wander_uv: 150.0,
                             mains_uv: 30.0,
                             mains_hz: 50.0,
+                            ..NoiseConfig::default()
                         },
                         pace: qrsd_synth::PaceConfig {
                             capture_latency_ms: 10.0 + 5.0 * seed as f64,

@@ -403,18 +403,41 @@ impl Pipeline {
     /// the last block finished 100 ms after R (so the same whether the beat is delivered early or
     /// not), or the latest block before that one is done (end of input).
     fn beat_quality(&self, r: u64) -> Quality {
-        let done = self.quality.blocks_done();
-        if done == 0 {
+        let Some(block) = self.beat_block(r) else {
             return Quality::Clean;
-        }
-        let reach = (BEAT_QUALITY_AFTER_R_MS * self.cfg.fs_hz / 1000.0).round() as u64;
-        let block = ((r + reach) / self.quality.block_len() as u64)
-            .saturating_sub(1)
-            .min(done - 1);
+        };
         (0..self.n_leads)
             .filter_map(|l| self.quality.label(l, block))
             .min()
             .unwrap_or(Quality::Clean)
+    }
+
+    /// The quality block a beat with R at ring index `r` reads (`None` before the first block).
+    fn beat_block(&self, r: u64) -> Option<u64> {
+        let done = self.quality.blocks_done();
+        if done == 0 {
+            return None;
+        }
+        let reach = (BEAT_QUALITY_AFTER_R_MS * self.cfg.fs_hz / 1000.0).round() as u64;
+        Some(
+            ((r + reach) / self.quality.block_len() as u64)
+                .saturating_sub(1)
+                .min(done - 1),
+        )
+    }
+
+    /// Each lead's label at a delivered beat (`r_sample` as in its [`Beat`]; `out[l]` for lead `l`):
+    /// the block its [`Beat::quality`] was taken from, so a page or a measurement can name the
+    /// leads that made it. Clean where the block is no longer remembered (beats are delivered well
+    /// within that).
+    pub fn lead_quality_at(&self, r_sample: u64, out: &mut [Quality]) {
+        // Beats are in input samples, the quality blocks in filtered (ring) samples.
+        let block = self.beat_block(r_sample + self.filter_delay);
+        for (l, q) in out.iter_mut().enumerate().take(self.n_leads) {
+            *q = block
+                .and_then(|b| self.quality.label(l, b))
+                .unwrap_or(Quality::Clean);
+        }
     }
 
     /// The traces of the beats delivered since the last call (empty unless `delineation.trace`).

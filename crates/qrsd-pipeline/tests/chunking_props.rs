@@ -39,7 +39,7 @@ proptest! {
             rhythm: Rhythm::Biv,
             qrsd_ms: 130.0,
             ectopic_probability: 0.1,
-            noise: NoiseConfig { emg_uv_rms: 8.0, baseline_wander_uv: 100.0, mains_uv: 20.0, mains_hz: 50.0 },
+            noise: NoiseConfig { emg_uv_rms: 8.0, baseline_wander_uv: 100.0, mains_uv: 20.0, mains_hz: 50.0, ..NoiseConfig::default() },
             seed,
             ..SynthConfig::default()
         };

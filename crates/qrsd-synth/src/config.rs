@@ -74,6 +74,10 @@ pub struct NoiseConfig {
     pub mains_uv: f64,
     /// Power-line frequency, Hz: 50 or 60.
     pub mains_hz: f64,
+    /// Extra muscle noise per acquired channel (I, II, V1..V6, as [`LEAD_NAMES`](crate::LEAD_NAMES)), µV RMS:
+    /// channel `l` carries `emg_uv_rms + emg_lead_uv_rms[l]` of the same band-limited noise, so one lead can
+    /// be made noisy (a loose or moving electrode) while the others stay as they are.
+    pub emg_lead_uv_rms: [f64; 8],
 }
 
 impl Default for NoiseConfig {
@@ -83,6 +87,7 @@ impl Default for NoiseConfig {
             baseline_wander_uv: 0.0,
             mains_uv: 0.0,
             mains_hz: 50.0,
+            emg_lead_uv_rms: [0.0; 8],
         }
     }
 }
@@ -96,6 +101,7 @@ impl NoiseConfig {
             baseline_wander_uv: 100.0,
             mains_uv: 20.0,
             mains_hz: 50.0,
+            emg_lead_uv_rms: [0.0; 8],
         }
     }
 }
@@ -262,6 +268,9 @@ impl SynthConfig {
             100_000.0,
         )?;
         check_range("noise.mains_uv", self.noise.mains_uv, 0.0, 100_000.0)?;
+        for &v in &self.noise.emg_lead_uv_rms {
+            check_range("noise.emg_lead_uv_rms", v, 0.0, 100_000.0)?;
+        }
         if self.noise.mains_hz != 50.0 && self.noise.mains_hz != 60.0 {
             return Err(SynthError::InvalidConfig {
                 field: "noise.mains_hz",

@@ -112,7 +112,6 @@ impl Noise {
     #[inline]
     pub fn add(&mut self, cfg: &NoiseConfig, n: u64, out: &mut [f64; 8]) {
         let t = n as f64 / self.fs_hz;
-        let emg_gain = cfg.emg_uv_rms * self.emg_norm;
         for pair in 0..4 {
             let (a, b) = normal_pair(&mut self.rng);
             for (lead, x) in [(2 * pair, a), (2 * pair + 1, b)] {
@@ -120,7 +119,8 @@ impl Noise {
                 st[0] = self.hp_a * (st[0] + x - st[1]);
                 st[1] = x;
                 st[2] += self.lp_b * (st[0] - st[2]);
-                out[lead] += emg_gain * st[2];
+                let gain = (cfg.emg_uv_rms + cfg.emg_lead_uv_rms[lead]) * self.emg_norm;
+                out[lead] += gain * st[2];
             }
         }
         if cfg.mains_uv != 0.0 {
@@ -165,6 +165,36 @@ mod tests {
         for s in sum {
             let rms = (s / n as f64).sqrt();
             assert!((rms - 30.0).abs() < 1.5, "rms {rms}");
+        }
+    }
+
+    #[test]
+    fn per_lead_emg_adds_to_one_lead_only() {
+        let mut p = ChaCha8Rng::seed_from_u64(5);
+        let mut noise = Noise::new(500.0, &mut p, ChaCha8Rng::seed_from_u64(6));
+        let mut extra = [0.0; 8];
+        extra[2] = 200.0; // V1
+        let cfg = NoiseConfig {
+            emg_uv_rms: 10.0,
+            emg_lead_uv_rms: extra,
+            ..NoiseConfig::default()
+        };
+        let mut sum = [0.0; 8];
+        let n = 100_000;
+        for k in 0..n {
+            let mut v = [0.0; 8];
+            noise.add(&cfg, k, &mut v);
+            for (s, x) in sum.iter_mut().zip(v) {
+                *s += x * x;
+            }
+        }
+        for (l, s) in sum.iter().enumerate() {
+            let rms = (s / n as f64).sqrt();
+            let want = 10.0 + extra[l];
+            assert!(
+                (rms - want).abs() < 0.05 * want,
+                "lead {l}: rms {rms}, want {want}"
+            );
         }
     }
 

@@ -30,6 +30,7 @@ fn busy(fs_hz: f64) -> SynthConfig {
             baseline_wander_uv: 300.0,
             mains_uv: 50.0,
             mains_hz: 60.0,
+            ..NoiseConfig::default()
         },
         lead_off: vec![LeadOffWindow {
             lead: 3,
