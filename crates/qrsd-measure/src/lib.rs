@@ -21,7 +21,7 @@ pub use capture::{LvCaptureClass, LvCaptureCriteria, VcgLoop};
 pub use config::{ConfigError, MeasurementConfig, MeasurementKind};
 pub use measurement::{
     BeatInput, BeatRecord, EndReason, Flags, LeadBeat, LeadStats, Measurement, MeasurementResult,
-    Progress, RejectReason, RejectedCounts, RunSpan, Status,
+    Progress, QualityCause, QualityReason, RejectReason, RejectedCounts, RunSpan, Status,
 };
 pub use procedure::{
     area_delta, recommend, recommend_with, ExcludedSite, MeasurementSummary, RankBy, RankedSite,

@@ -103,6 +103,11 @@ pub struct BeatInput {
     pub noise_uv: Option<f64>,
     /// Samples around the beat for the median beat and the morphology check.
     pub waveform: Option<BeatWaveform>,
+    /// Signal-quality label of each lead at the beat that is not `clean` (the pipeline's
+    /// `Pipeline::lead_quality_at`; empty = every lead clean or unknown).
+    pub lead_quality: BTreeMap<String, Quality>,
+    /// Names of the channels whose lead-off bit is set in `lead_off` (empty when unknown).
+    pub lead_off_leads: Vec<String>,
 }
 
 impl BeatInput {
@@ -114,6 +119,8 @@ impl BeatInput {
             lead_off: 0,
             noise_uv: None,
             waveform: None,
+            lead_quality: BTreeMap::new(),
+            lead_off_leads: Vec::new(),
         }
     }
 }
@@ -180,6 +187,67 @@ impl RejectReason {
             RejectReason::NotConsecutive => "not_consecutive",
         }
     }
+}
+
+/// What showed a beat unfit to measure, for the signal-quality rejections (`lead_off`, `noise`):
+/// the cause a page or report names together with the leads concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QualityCause {
+    /// The amplifier flagged an electrode off (lead-off bit) during the beat.
+    ElectrodeOff,
+    /// The quality stage found every lead flat (no signal to read).
+    Flat,
+    /// No lead readable, the best one sitting on a rail (clipping).
+    Saturated,
+    /// No lead readable: noise as large as the QRS in every lead.
+    Unreadable,
+    /// The pipeline classed the detection `noise` (not a QRS to trust).
+    NoiseBeat,
+    /// The noise estimate before the QRS was above `max_noise_uv`.
+    NoiseLevel,
+}
+
+impl QualityCause {
+    /// Stable text form, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QualityCause::ElectrodeOff => "electrode_off",
+            QualityCause::Flat => "flat",
+            QualityCause::Saturated => "saturated",
+            QualityCause::Unreadable => "unreadable",
+            QualityCause::NoiseBeat => "noise_beat",
+            QualityCause::NoiseLevel => "noise_level",
+        }
+    }
+
+    /// The cause in plain words.
+    pub fn words(self) -> &'static str {
+        match self {
+            QualityCause::ElectrodeOff => "electrode off (amplifier lead-off signal)",
+            QualityCause::Flat => "no signal (flat trace)",
+            QualityCause::Saturated => "signal clipped at the amplifier's limit",
+            QualityCause::Unreadable => "unreadable (noise as large as the QRS)",
+            QualityCause::NoiseBeat => "detection taken for noise, not a QRS",
+            QualityCause::NoiseLevel => "noise before the QRS above the limit",
+        }
+    }
+}
+
+/// Beats rejected for one signal-quality cause, and the leads that showed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QualityReason {
+    /// The rejection reason the beats carry (`lead_off` or `noise`).
+    pub reason: RejectReason,
+    /// What showed it.
+    pub cause: QualityCause,
+    /// Beats rejected for it.
+    pub beats: usize,
+    /// Per lead concerned, the number of those beats it was concerned in (empty when no lead
+    /// stood out, e.g. a noise estimate over the limit with every lead labelled clean).
+    pub leads: BTreeMap<String, usize>,
+    /// One plain sentence, e.g. "V1 electrode off (amplifier lead-off signal): 12 beats not measured".
+    pub text: String,
 }
 
 /// State of a measurement.
@@ -272,6 +340,19 @@ pub struct BeatRecord {
     pub reason: Option<RejectReason>,
     /// Part of the run the result was computed from.
     pub used: bool,
+    /// What the signal at the beat was fit for (best lead; the pipeline's quality stage).
+    #[serde(default)]
+    pub quality: Quality,
+    /// Each lead not `clean` at the beat and its label; a channel the amplifier flagged off is
+    /// `lead_off`.
+    #[serde(default)]
+    pub lead_quality: BTreeMap<String, Quality>,
+    /// For a signal-quality rejection (`lead_off`, `noise`): what showed it …
+    #[serde(default)]
+    pub cause: Option<QualityCause>,
+    /// … and the leads concerned.
+    #[serde(default)]
+    pub cause_leads: Vec<String>,
 }
 
 /// One lead of a [`BeatRecord`].
@@ -314,6 +395,26 @@ pub struct RejectedCounts {
     pub total: usize,
     /// Count per reason (only reasons that occurred).
     pub by_reason: BTreeMap<RejectReason, usize>,
+    /// Signal-quality rejections (`lead_off`, `noise`) counted by what showed them.
+    #[serde(default)]
+    pub by_cause: BTreeMap<QualityCause, usize>,
+}
+
+impl RejectedCounts {
+    /// Counts of `records`' rejections.
+    pub fn of(records: &[BeatRecord]) -> Self {
+        let mut out = RejectedCounts::default();
+        for r in records {
+            if let Some(reason) = r.reason {
+                out.total += 1;
+                *out.by_reason.entry(reason).or_insert(0) += 1;
+                if let Some(c) = r.cause.filter(|_| is_quality_reason(reason)) {
+                    *out.by_cause.entry(c).or_insert(0) += 1;
+                }
+            }
+        }
+        out
+    }
 }
 
 /// Quality flags: a flag is set when at least one beat of the measurement was rejected for that
@@ -415,6 +516,10 @@ pub struct MeasurementResult {
     pub beats_rejected: RejectedCounts,
     /// Quality flags.
     pub flags: Flags,
+    /// Why beats were rejected for signal quality: per cause, the beats and the leads concerned,
+    /// with a plain sentence each (most beats first).
+    #[serde(default)]
+    pub quality_reasons: Vec<QualityReason>,
     /// Every beat considered.
     pub beats: Vec<BeatRecord>,
     /// Median beat of the run (when waveforms were given).
@@ -440,11 +545,7 @@ impl MeasurementResult {
         reason_code: EndReason,
         reason: &str,
     ) -> Self {
-        let mut counts = RejectedCounts::default();
-        for r in beats.iter().filter_map(|b| b.reason) {
-            counts.total += 1;
-            *counts.by_reason.entry(r).or_insert(0) += 1;
-        }
+        let counts = RejectedCounts::of(&beats);
         let has = |r: RejectReason| counts.by_reason.contains_key(&r);
         let flags = Flags {
             noise: has(RejectReason::Noise),
@@ -501,6 +602,7 @@ impl MeasurementResult {
             beats_seen: beats.len(),
             beats_rejected: counts,
             flags,
+            quality_reasons: quality_reasons(&beats),
             beats,
             median_beat: None,
             run: None,
@@ -666,6 +768,10 @@ impl Measurement {
         }
         rec.accepted = reason.is_none();
         rec.reason = reason;
+        if let Some((cause, leads)) = reason.and_then(|r| quality_cause(r, &input)) {
+            rec.cause = Some(cause);
+            rec.cause_leads = leads;
+        }
         let qrsd = rec.qrsd_ms;
         self.records.push(rec);
         self.cand_of.push(cand);
@@ -795,6 +901,13 @@ impl Measurement {
             );
             if let Some((r, n)) = self.top_reason() {
                 text.push_str(&format!(", most often for {} ({n})", r.as_str()));
+                // Name the signal problem behind it, as the page and report do.
+                if let Some(q) = quality_reasons(&self.records)
+                    .into_iter()
+                    .find(|q| q.reason == r)
+                {
+                    text.push_str(&format!(": {}", q.text));
+                }
             }
             self.reason_text = Some(text);
         }
@@ -1066,14 +1179,7 @@ impl Measurement {
     }
 
     fn counts(&self) -> RejectedCounts {
-        let mut out = RejectedCounts::default();
-        for r in &self.records {
-            if let Some(reason) = r.reason {
-                out.total += 1;
-                *out.by_reason.entry(reason).or_insert(0) += 1;
-            }
-        }
-        out
+        RejectedCounts::of(&self.records)
     }
 
     /// The result as it stands (status `collecting` while beats are still being gathered).
@@ -1194,6 +1300,7 @@ impl Measurement {
                 gap: !self.gaps.is_empty(),
                 short_run: complete && used.len() < self.cfg.beats_required,
             },
+            quality_reasons: quality_reasons(&self.records),
             beats: self.records.clone(),
             median_beat: median,
             run,
@@ -1345,5 +1452,125 @@ fn record(seq: usize, input: &BeatInput, fs: f64) -> BeatRecord {
         accepted: false,
         reason: None,
         used: false,
+        quality: b.quality,
+        lead_quality: merged_lead_quality(input),
+        cause: None,
+        cause_leads: Vec::new(),
     }
+}
+
+/// The input's non-clean leads, with the channels the amplifier flagged off as `lead_off`.
+fn merged_lead_quality(input: &BeatInput) -> BTreeMap<String, Quality> {
+    let mut out = input.lead_quality.clone();
+    out.retain(|_, q| *q != Quality::Clean);
+    for n in &input.lead_off_leads {
+        out.insert(n.clone(), Quality::LeadOff);
+    }
+    out
+}
+
+/// The signal-quality rejections: those [`quality_cause`] explains.
+fn is_quality_reason(r: RejectReason) -> bool {
+    matches!(r, RejectReason::LeadOff | RejectReason::Noise)
+}
+
+/// What showed a beat rejected for `reason` unfit, and the leads concerned (`None` for the
+/// rejections that are not about signal quality). Mirrors the order of the checks in
+/// `Measurement::check`.
+fn quality_cause(reason: RejectReason, input: &BeatInput) -> Option<(QualityCause, Vec<String>)> {
+    let labelled = |f: &dyn Fn(Quality) -> bool| -> Vec<String> {
+        input
+            .lead_quality
+            .iter()
+            .filter(|(_, q)| f(**q))
+            .map(|(n, _)| n.clone())
+            .collect()
+    };
+    let unreadable = || labelled(&|q: Quality| !q.readable());
+    let beat = &input.beat;
+    match reason {
+        RejectReason::LeadOff if input.lead_off != 0 => {
+            let leads = if input.lead_off_leads.is_empty() {
+                // Channel names unknown: the bits themselves.
+                (0..16)
+                    .filter(|i| input.lead_off & (1 << i) != 0)
+                    .map(|i| format!("channel {}", i + 1))
+                    .collect()
+            } else {
+                input.lead_off_leads.clone()
+            };
+            Some((QualityCause::ElectrodeOff, leads))
+        }
+        RejectReason::LeadOff => Some((
+            QualityCause::Flat,
+            labelled(&|q: Quality| q == Quality::LeadOff),
+        )),
+        RejectReason::Noise if beat.class == BeatClass::Noise => {
+            Some((QualityCause::NoiseBeat, unreadable()))
+        }
+        RejectReason::Noise if beat.quality == Quality::Saturated => {
+            Some((QualityCause::Saturated, unreadable()))
+        }
+        RejectReason::Noise if !beat.quality.readable() => {
+            Some((QualityCause::Unreadable, unreadable()))
+        }
+        RejectReason::Noise => Some((
+            QualityCause::NoiseLevel,
+            labelled(&|q: Quality| q != Quality::Clean),
+        )),
+        _ => None,
+    }
+}
+
+/// Per signal-quality cause, the beats rejected for it and the leads concerned, most beats first.
+fn quality_reasons(records: &[BeatRecord]) -> Vec<QualityReason> {
+    let mut by: BTreeMap<(RejectReason, QualityCause), (usize, BTreeMap<String, usize>)> =
+        BTreeMap::new();
+    for r in records {
+        let (Some(reason), Some(cause)) = (r.reason, r.cause) else {
+            continue;
+        };
+        if !is_quality_reason(reason) {
+            continue;
+        }
+        let e = by.entry((reason, cause)).or_default();
+        e.0 += 1;
+        for l in &r.cause_leads {
+            *e.1.entry(l.clone()).or_insert(0) += 1;
+        }
+    }
+    let mut out: Vec<QualityReason> = by
+        .into_iter()
+        .map(|((reason, cause), (beats, leads))| QualityReason {
+            reason,
+            cause,
+            beats,
+            text: quality_text(cause, beats, &leads),
+            leads,
+        })
+        .collect();
+    out.sort_by(|a, b| b.beats.cmp(&a.beats));
+    out
+}
+
+/// "V1 electrode off (amplifier lead-off signal): 12 beats not measured"; a lead concerned in
+/// fewer of the beats than all carries its count.
+fn quality_text(cause: QualityCause, beats: usize, leads: &BTreeMap<String, usize>) -> String {
+    let names: Vec<String> = leads
+        .iter()
+        .map(|(n, k)| {
+            if *k == beats {
+                n.clone()
+            } else {
+                format!("{n} ({k})")
+            }
+        })
+        .collect();
+    let what = if names.is_empty() {
+        cause.words().to_string()
+    } else {
+        format!("{} {}", names.join(", "), cause.words())
+    };
+    let plural = if beats == 1 { "beat" } else { "beats" };
+    format!("{what}: {beats} {plural} not measured")
 }
