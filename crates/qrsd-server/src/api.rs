@@ -365,8 +365,18 @@ fn sim_json(sim: &qrsd_acquire::SimControl) -> Value {
         .filter(|(i, _)| off & (1 << i) != 0)
         .map(|(_, n)| *n)
         .collect();
+    let mut config = json!(c);
+    // Per-channel noise by channel name, as PUT takes it (the generator keeps an array).
+    if let Some(n) = config.get_mut("noise").and_then(Value::as_object_mut) {
+        let by_name: serde_json::Map<String, Value> = qrsd_synth::LEAD_NAMES
+            .iter()
+            .zip(c.noise.emg_lead_uv_rms)
+            .map(|(n, v)| (n.to_string(), json!(v)))
+            .collect();
+        n.insert("emg_lead_uv_rms".into(), Value::Object(by_name));
+    }
     json!({
-        "config": c,
+        "config": config,
         "lead_off": lead_off,
         "position": sim.position(),
         "fs_hz": sim.fs_hz(),
@@ -391,6 +401,9 @@ pub struct SimNoise {
     pub mains_uv: Option<f64>,
     /// Mains frequency, Hz.
     pub mains_hz: Option<f64>,
+    /// Extra muscle noise per acquired channel, µV RMS, by channel name (`{"V1": 300}`: V1 noisy,
+    /// the others as they were; 0 takes it away).
+    pub emg_lead_uv_rms: Option<std::collections::BTreeMap<String, f64>>,
 }
 
 /// `PUT /api/v1/source/sim`: every field optional; only the given ones change.
@@ -434,20 +447,22 @@ pub async fn put_sim(
 ) -> Result<Response, ApiError> {
     let sim = st.sim().ok_or_else(|| not_sim(&st))?;
     // Validate everything first.
+    let channel = |field: &str, n: &str| {
+        qrsd_synth::LEAD_NAMES
+            .iter()
+            .position(|x| x.eq_ignore_ascii_case(n))
+            .ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "{field}: unknown channel {n:?} (one of {})",
+                    qrsd_synth::LEAD_NAMES.join(", ")
+                ))
+            })
+    };
     let mut off_bits: Option<u8> = None;
     if let Some(names) = &u.lead_off {
         let mut bits = 0u8;
         for n in names {
-            let i = qrsd_synth::LEAD_NAMES
-                .iter()
-                .position(|x| x.eq_ignore_ascii_case(n))
-                .ok_or_else(|| {
-                    ApiError::invalid(format!(
-                        "lead_off: unknown channel {n:?} (one of {})",
-                        qrsd_synth::LEAD_NAMES.join(", ")
-                    ))
-                })?;
-            bits |= 1 << i;
+            bits |= 1 << channel("lead_off", n)?;
         }
         off_bits = Some(bits);
     }
@@ -487,6 +502,9 @@ pub async fn put_sim(
         set(&mut cfg.noise.baseline_wander_uv, n.baseline_wander_uv);
         set(&mut cfg.noise.mains_uv, n.mains_uv);
         set(&mut cfg.noise.mains_hz, n.mains_hz);
+        for (name, v) in n.emg_lead_uv_rms.iter().flatten() {
+            cfg.noise.emg_lead_uv_rms[channel("noise.emg_lead_uv_rms", name)?] = *v;
+        }
     }
     cfg.validate()
         .map_err(|e| ApiError::invalid(e.to_string()))?;

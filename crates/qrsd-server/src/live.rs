@@ -93,6 +93,8 @@ pub struct LiveBeat {
     pub lead_off: u16,
     /// What the signal at the beat is fit for (the pipeline's quality stage, best lead).
     pub quality: Quality,
+    /// Each lead's label at the beat where it is not `clean` (the block `quality` was read from).
+    pub lead_quality: std::collections::BTreeMap<String, Quality>,
     /// The beat overlaps a gap (its samples were partly held values).
     pub gap: bool,
     /// QRS area from the VCG (I, II, V1–V6 needed), µV·s.
@@ -140,6 +142,46 @@ pub struct SourceSnapshot {
     pub status: SourceStatus,
     /// Ended.
     pub ended: bool,
+    /// Each pipeline lead's current signal-quality label and since when.
+    pub lead_quality: Vec<LeadQualityState>,
+}
+
+/// One lead's current signal-quality label (the pipeline's quality stage, latest block).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LeadQualityState {
+    /// Pipeline lead name.
+    pub lead: String,
+    /// Latest label.
+    pub quality: Quality,
+    /// Session sample at which the live thread first saw this label (the end of the block that
+    /// changed it; 0 = since the stream or the pipeline started).
+    pub since_sample: u64,
+    /// Wall time of that, ms since the Unix epoch.
+    pub since_wall_ms: f64,
+}
+
+/// The per-lead labels as the API and WebSocket carry them: each state plus `for_s`, how long the
+/// label has held at `next_sample` (signal time).
+pub fn lead_quality_json(states: &[LeadQualityState], next_sample: u64, fs_hz: f64) -> Value {
+    Value::Array(
+        states
+            .iter()
+            .map(|q| {
+                let for_s = if fs_hz > 0.0 {
+                    next_sample.saturating_sub(q.since_sample) as f64 / fs_hz
+                } else {
+                    0.0
+                };
+                json!({
+                    "lead": q.lead,
+                    "quality": q.quality,
+                    "since_sample": q.since_sample,
+                    "since_wall_ms": q.since_wall_ms,
+                    "for_s": (for_s * 10.0).round() / 10.0,
+                })
+            })
+            .collect(),
+    )
 }
 
 /// A gap, as recorded.
@@ -427,6 +469,12 @@ struct Session {
     /// Samples that were held values (gaps), as ranges.
     held: VecDeque<(u64, u64)>,
     beats: Vec<Beat>,
+    /// Latest per-lead quality labels as published, since when (session sample), and a scratch
+    /// buffer the pipeline writes into (sized at start: nothing allocated per chunk unless a
+    /// label changed).
+    lead_q: Vec<Quality>,
+    lead_q_since: Vec<(u64, f64)>,
+    lead_q_scratch: Vec<Quality>,
 }
 
 struct Live {
@@ -500,11 +548,14 @@ impl Live {
 
     fn publish_status(&mut self, st: SourceStatus) {
         self.last_status = std::time::Instant::now();
-        let (fs, next, ended) = self
+        let (fs, next, ended, lq) = self
             .snapshot
             .lock()
-            .map(|s| (s.fs_hz, s.next_sample, s.ended))
-            .unwrap_or((None, 0, false));
+            .map(|s| {
+                let lq = lead_quality_json(&s.lead_quality, s.next_sample, s.fs_hz.unwrap_or(0.0));
+                (s.fs_hz, s.next_sample, s.ended, lq)
+            })
+            .unwrap_or((None, 0, false, Value::Null));
         self.snap(|s| s.status = st.clone());
         self.hub.publish(json!({
             "type": "source",
@@ -518,6 +569,7 @@ impl Live {
             "reconnects": st.reconnects,
             "lead_off": st.lead_off,
             "next_sample": next,
+            "lead_quality": lq,
         }));
     }
 
@@ -571,7 +623,18 @@ impl Live {
         for s in &mut self.sinks {
             s.started(&info);
         }
+        let now = wall_ms(SystemTime::now());
+        let states: Vec<LeadQualityState> = leads
+            .iter()
+            .map(|l| LeadQualityState {
+                lead: l.clone(),
+                quality: Quality::Clean,
+                since_sample: 0,
+                since_wall_ms: now,
+            })
+            .collect();
         self.snap(|s| {
+            s.lead_quality = states;
             s.description = info.description.clone();
             s.fs_hz = Some(fs);
             s.channels = info.lead_names.clone();
@@ -602,6 +665,9 @@ impl Live {
             clock: VecDeque::with_capacity(64),
             held: VecDeque::new(),
             beats: Vec::new(),
+            lead_q: vec![Quality::Clean; n],
+            lead_q_since: vec![(0, now); n],
+            lead_q_scratch: vec![Quality::Clean; n],
             info,
         });
     }
@@ -664,9 +730,56 @@ impl Live {
         for b in beats {
             self.beat(b);
         }
+        self.lead_quality_changes();
         for s in &mut self.sinks {
             s.tick(next, fs);
         }
+    }
+
+    /// Publishes the per-lead quality labels when one changed (at most once per quality block,
+    /// 250 ms): a `source` `quality` message and the snapshot behind `GET /api/v1/source`.
+    fn lead_quality_changes(&mut self) {
+        let Some(sess) = self.session.as_mut() else {
+            return;
+        };
+        let Some(p) = sess.pipeline.as_ref() else {
+            return;
+        };
+        p.lead_quality(&mut sess.lead_q_scratch);
+        if sess.lead_q_scratch == sess.lead_q {
+            return;
+        }
+        let now = wall_ms(SystemTime::now());
+        let mut changed = Vec::new();
+        for (l, (q, new)) in sess.lead_q.iter_mut().zip(&sess.lead_q_scratch).enumerate() {
+            if q != new {
+                *q = *new;
+                sess.lead_q_since[l] = (sess.next_sample, now);
+                changed.push(sess.leads[l].clone());
+            }
+        }
+        let states: Vec<LeadQualityState> = sess
+            .leads
+            .iter()
+            .zip(&sess.lead_q)
+            .zip(&sess.lead_q_since)
+            .map(|((lead, q), (since, wall))| LeadQualityState {
+                lead: lead.clone(),
+                quality: *q,
+                since_sample: *since,
+                since_wall_ms: *wall,
+            })
+            .collect();
+        let (next, fs) = (sess.next_sample, sess.fs);
+        let leads = lead_quality_json(&states, next, fs);
+        self.snap(|s| s.lead_quality = states);
+        self.hub.publish(json!({
+            "type": "source",
+            "event": "quality",
+            "changed": changed,
+            "leads": leads,
+            "next_sample": next,
+        }));
     }
 
     fn gap(&mut self, at: u64, missing: u64, reason: &'static str) {
@@ -743,7 +856,18 @@ impl Live {
         let Some(sess) = self.session.as_ref() else {
             return;
         };
-        let lb = extras(sess, &b);
+        let mut lb = extras(sess, &b);
+        if let Some(p) = sess.pipeline.as_ref() {
+            let mut labels = vec![Quality::Clean; sess.leads.len()];
+            p.lead_quality_at(b.r_sample, &mut labels);
+            lb.lead_quality = sess
+                .leads
+                .iter()
+                .zip(labels)
+                .filter(|(_, q)| *q != Quality::Clean)
+                .map(|(n, q)| (n.clone(), q))
+                .collect();
+        }
         self.metrics.beats.fetch_add(1, Ordering::Relaxed);
         let now = wall_ms(SystemTime::now());
         let latency = lb.t_offset_wall_ms.map(|t| now - t);
@@ -811,6 +935,7 @@ fn extras(sess: &Session, b: &Beat) -> LiveBeat {
         noise_uv: noise(sess, onset.unwrap_or(r)),
         lead_off,
         quality: b.quality,
+        lead_quality: std::collections::BTreeMap::new(),
         gap,
         qrs_area_uvs: b.vcg.qrs_area_uvs,
         fs_hz: fs,

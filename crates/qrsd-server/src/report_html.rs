@@ -255,7 +255,21 @@ fn flags(m: &Value) -> Vec<String> {
             );
         }
     }
-    out.into_iter().map(|f| humanise(&f)).collect()
+    let mut out: Vec<String> = out.into_iter().map(|f| humanise(&f)).collect();
+    // Why beats were rejected for signal quality, with the leads concerned (a sentence each;
+    // not repeated when the incomplete reason already says it).
+    for q in get(m, &["quality_reasons"])
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(t) = text_of(q, &["text"]) {
+            if !out.iter().any(|f| f.contains(&t)) {
+                out.push(t);
+            }
+        }
+    }
+    out
 }
 
 fn rejected_beats(m: &Value) -> String {

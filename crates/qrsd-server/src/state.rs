@@ -108,6 +108,11 @@ impl AppState {
             "pipeline_resets": s.pipeline_resets,
             "live_gaps": s.gaps,
             "recent_gaps": s.recent_gaps,
+            "lead_quality": crate::live::lead_quality_json(
+                &s.lead_quality,
+                s.next_sample,
+                s.fs_hz.unwrap_or(0.0),
+            ),
             "is_simulator": self.inner.sim.is_some(),
         })
     }

@@ -254,6 +254,7 @@ impl Workflow {
             metrics,
             next_sample: 0,
             fs_hz: None,
+            channels: Vec::new(),
         };
         Ok((
             Workflow {
@@ -749,6 +750,7 @@ fn writer_loop(
                             "stim_to_end_ms": row.stim_to_end_ms,
                             "beats_used": row.beats_used, "beats_required": row.beats_required,
                             "leads": result.leads, "flags": row.flags,
+                            "quality_reasons": result.quality_reasons,
                             "reason": row.reason,
                         }));
                     }
@@ -777,6 +779,8 @@ struct MeasureSink {
     metrics: Arc<Metrics>,
     next_sample: u64,
     fs_hz: Option<f64>,
+    /// Acquired channel names (lead-off bit i = `channels[i]`).
+    channels: Vec<String>,
 }
 
 impl MeasureSink {
@@ -818,13 +822,16 @@ impl MeasureSink {
         if let Some(a) = lock(&self.active).as_mut().filter(|a| a.id == id) {
             a.partial = partial_json;
         }
+        let rec = partial.beats.get(p.seq);
         self.hub.publish(json!({
             "type": "measurement", "event": "progress", "id": id,
             "status": p.status, "beats_collected": p.beats_collected,
             "beats_required": p.beats_required, "beats_seen": partial.beats_seen,
             "beats_rejected": partial.beats_rejected.total,
             "last_beat": {"r_sample": beat.r_sample, "accepted": p.accepted,
-                          "reason": p.reason, "qrsd_ms": p.qrsd_ms},
+                          "reason": p.reason, "qrsd_ms": p.qrsd_ms,
+                          "cause": rec.and_then(|r| r.cause),
+                          "cause_leads": rec.map(|r| r.cause_leads.as_slice()).unwrap_or_default()},
         }));
         // Per-beat records reach the store while collecting (a kill keeps them); a full queue
         // skips one save, the next one or the final commit carries the records.
@@ -836,6 +843,10 @@ impl MeasureSink {
 }
 
 impl LiveSink for MeasureSink {
+    fn started(&mut self, info: &qrsd_acquire::StreamInfo) {
+        self.channels = info.lead_names.clone();
+    }
+
     fn poll(&mut self) {
         loop {
             match self.cmd.try_recv() {
@@ -876,6 +887,14 @@ impl LiveSink for MeasureSink {
         }
         let mut input = BeatInput::new(b.beat.clone(), b.fs_hz);
         input.lead_off = b.lead_off;
+        input.lead_off_leads = self
+            .channels
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i < 16 && b.lead_off & (1 << i) != 0)
+            .map(|(_, n)| n.clone())
+            .collect();
+        input.lead_quality = b.lead_quality.clone();
         input.noise_uv = b.noise_uv;
         input.waveform = b.snippet.clone();
         if b.gap {
