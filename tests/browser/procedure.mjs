@@ -167,6 +167,55 @@ await page.screenshot({ path: live12 });
 check((await page.evaluate(() => window.qrsdStats.leadsShown.length)) === 12, 'L switches to all 12 leads');
 await page.keyboard.press('l');
 
+// ------------------------------------------------------------------ per-lead signal quality marks
+// One lead made noisy (the simulator's per-lead muscle noise), then one taken off: the strip marks that
+// lead, with a plain tooltip and legend, and the mark goes when the lead is restored.
+if (!SOAK_ONLY) {
+  console.log('\n# signal quality per lead');
+  const mark = (lead) => page.locator(`[data-testid=lead-quality-${lead}]`);
+  // The quality stage learns each lead's QRS over the first seconds of signal.
+  for (let i = 0; i < 100; i++) {
+    const src = await api('GET', '/api/v1/source');
+    if (src.next_sample >= 8 * src.fs_hz) break;
+    await sleep(200);
+  }
+  const before = await page.evaluate(() => window.qrsdStats.leadMarks);
+  check(!before.V1 && !before.V6, `no mark on V1 or V6 before (${JSON.stringify(before)})`);
+  await api('PUT', '/api/v1/source/sim', { noise: { emg_lead_uv_rms: { V1: 400 } } });
+  const tNoise = performance.now();
+  const noisyShown = await page.waitForSelector('[data-testid=lead-quality-V1]', { timeout: 20000 }).then(() => true).catch(() => false);
+  check(noisyShown, `V1 marked on the strip ${((performance.now() - tNoise) / 1000).toFixed(1)} s after its noise was raised`);
+  if (noisyShown) {
+    const q = await mark('V1').getAttribute('data-quality');
+    const title = await mark('V1').getAttribute('title');
+    const text = (await mark('V1').textContent()).trim();
+    console.log(`       V1 mark "${text}", tooltip: ${title}`);
+    check(q === 'noisy' || q === 'unreadable', `V1 marked noisy or unreadable (${q})`);
+    check(/^V1 (noisy|unreadable) \(not clean for \d+ s\): noise/.test(title || ''), 'the V1 mark explains itself in plain words, with how long it has held');
+    // The mark sits on V1's row: the second of II, V1, V6.
+    const [box, strip] = await Promise.all([mark('V1').boundingBox(), page.locator('[data-testid=strip]').boundingBox()]);
+    const row = Math.floor(((box.y + box.height / 2) - strip.y) / (strip.height / 3));
+    check(row === 1, `the V1 mark is on V1's row of the strip (row ${row})`);
+    check((await page.textContent('[data-testid=quality-state]')).includes('V1'), 'the top bar names V1');
+    check(await page.isVisible('[data-testid=quality-legend]'), 'the legend of the marks is shown');
+    const marks = await page.evaluate(() => window.qrsdStats.leadMarks);
+    check(!['I', 'II', 'V2', 'V3', 'V4', 'V5', 'V6'].some((l) => marks[l] === 'noisy' || marks[l] === 'unreadable'), `only V1 is marked noisy (${JSON.stringify(marks)})`);
+    await sleep(1500);
+    check(await mark('V1').isVisible(), 'the V1 mark stays while V1 is noisy');
+    await page.screenshot({ path: path.join(OUT, 'lead-quality.png') });
+  }
+  await api('PUT', '/api/v1/source/sim', { noise: { emg_lead_uv_rms: { V1: 0 } } });
+  const gone = await page.waitForSelector('[data-testid=lead-quality-V1]', { state: 'detached', timeout: 20000 }).then(() => true).catch(() => false);
+  check(gone, 'the V1 mark goes when its noise is taken away');
+  await api('PUT', '/api/v1/source/sim', { lead_off: ['V6'] });
+  const offShown = await page.waitForSelector('[data-testid=lead-quality-V6][data-quality=lead_off]', { timeout: 10000 }).then(() => true).catch(() => false);
+  check(offShown && /^V6 lead off.*electrode off/.test((await mark('V6').getAttribute('title').catch(() => '')) || ''), 'V6 marked lead off at once, the tooltip saying the electrode is off');
+  await api('PUT', '/api/v1/source/sim', { lead_off: [] });
+  const offGone = await page.waitForSelector('[data-testid=lead-quality-V6]', { state: 'detached', timeout: 20000 }).then(() => true).catch(() => false);
+  check(offGone, 'the V6 mark goes when the electrode is back on');
+  check(!(await page.isVisible('[data-testid=quality-legend]')), 'the legend hides with the last mark');
+}
+
 // ------------------------------------------------------------------ the procedure through the page
 // The simulator is set through the page's simulator panel; the test then waits (through the API's
 // simulator truth) until two beats of the new rhythm have been generated, as a physician waits for capture.

@@ -37,6 +37,7 @@
     measuringId: null, // id of the measurement this page is following
     lastMeasurement: null, // { id, status } of the last one that ended
     apiErrors: 0, lastError: null,
+    leadMarks: {}, // lead → label of each lead marked on the page (signal quality)
   };
   Object.defineProperty(window, 'qrsdStats', { get: () => Object.freeze({ ...stats }) });
 
@@ -320,8 +321,98 @@
     if (msg.event === 'gap') source.gaps += 1;
     const gaps = num(pick(s, 'gaps', 'gap_count'));
     if (gaps !== null) source.gaps = gaps;
+    const lq = msg.event === 'quality' ? msg.leads : pick(s, 'lead_quality');
+    if (Array.isArray(lq)) ingestLeadQuality(lq);
     renderSource();
   }
+
+  // ---------------------------------------------------------------- per-lead signal quality
+  // Labels of the service's quality stage (`source` messages, GET /source): lead → { quality, streak },
+  // streak = the sample since which the lead has not been clean (a change between two non-clean labels
+  // keeps it). A lead is marked once it has not been clean for QUALITY_HOLD_S of signal (a single
+  // 250 ms block's label is not worth a flashing mark); an electrode the amplifier flags off is marked
+  // at once.
+  const QUALITY_HOLD_S = 1;
+  const leadQuality = new Map();
+  const QUALITY_WORDS = {
+    noisy: { short: 'noisy', level: 'warn', why: 'noise raises the floor — beats are still detected, the QRS edges in this lead are less sure' },
+    unreadable: { short: 'unreadable', level: 'bad', why: 'noise as large as the QRS — this lead cannot be read; beats are measured only while another lead can' },
+    saturated: { short: 'saturated', level: 'bad', why: "the signal sits at the amplifier's limit (clipping) — this lead cannot be read" },
+    lead_off: { short: 'lead off', level: 'bad', why: 'no signal (flat trace) — check the electrode' },
+  };
+  function ingestLeadQuality(list) {
+    for (const q of list) {
+      if (!q || typeof q.lead !== 'string' || typeof q.quality !== 'string') continue;
+      const lead = canonLead(q.lead);
+      const prev = leadQuality.get(lead);
+      const since = num(q.since_sample) ?? 0;
+      const streak = q.quality === 'clean' ? null
+        : prev && prev.streak !== null && prev.quality !== 'clean' ? Math.min(prev.streak, since) : since;
+      leadQuality.set(lead, { quality: q.quality, streak });
+    }
+    renderLeadQuality();
+  }
+  // Marked leads now: lead → { quality, heldS, amp } (amp = flagged off by the amplifier).
+  function leadMarks() {
+    const out = new Map();
+    const nowS = stats.latestT;
+    for (const [lead, q] of leadQuality) {
+      if (q.quality === 'clean' || !QUALITY_WORDS[q.quality]) continue;
+      const heldS = nowS !== null && live.acqFs ? Math.max(0, nowS - q.streak / live.acqFs) : null;
+      if (heldS === null || heldS >= QUALITY_HOLD_S) out.set(lead, { quality: q.quality, heldS, amp: false });
+    }
+    for (const name of source.leadOff) {
+      const lead = canonLead(name);
+      const prev = out.get(lead);
+      out.set(lead, { quality: 'lead_off', heldS: prev && prev.quality === 'lead_off' ? prev.heldS : null, amp: true });
+    }
+    return out;
+  }
+  const heldText = (s) => (s === null ? '' : ` (not clean for ${s < 60 ? `${Math.round(s)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`})`);
+  function markTitle(lead, mk) {
+    const w = QUALITY_WORDS[mk.quality];
+    const why = mk.amp ? 'electrode off (the amplifier says so) — beats are not measured until it is back on' : w.why;
+    return `${lead} ${w.short}${heldText(mk.heldS)}: ${why}`;
+  }
+  let lastMarksKey = '';
+  function renderLeadQuality() {
+    const marks = leadMarks();
+    stats.leadMarks = Object.fromEntries([...marks].map(([l, m]) => [l, m.quality]));
+    // Top bar: every marked lead, shown or not.
+    const order = (l) => { const i = ALL12.indexOf(l); return i < 0 ? 99 : i; };
+    const names = [...marks.keys()].sort((a, b) => order(a) - order(b));
+    if (!names.length) setBadge('quality-state', 'Signal: all leads clean', 'ok');
+    else {
+      const bad = names.some((l) => QUALITY_WORDS[marks.get(l).quality].level === 'bad');
+      setBadge('quality-state', `Signal: ${names.map((l) => `${l} ${QUALITY_WORDS[marks.get(l).quality].short}`).join(', ')}`, bad ? 'bad' : 'warn');
+    }
+    $('quality-state').title = names.length ? names.map((l) => markTitle(l, marks.get(l))).join('\n') : 'Every lead clean (the quality stage\'s label, latest 250 ms)';
+    $('quality-legend').hidden = !names.length;
+    // One mark per shown lead, at the top of its row of the strip.
+    const box = $('lead-badges');
+    const key = JSON.stringify([live.shown, names.map((l) => [l, marks.get(l).quality, marks.get(l).amp]), box.clientHeight]);
+    if (key !== lastMarksKey) {
+      lastMarksKey = key;
+      box.replaceChildren();
+      const rowH = box.clientHeight / live.shown.length;
+      live.shown.forEach((lead, row) => {
+        const mk = marks.get(lead);
+        if (!mk) return;
+        box.append(el('span', {
+          class: `lead-q lead-q-${mk.quality}`, 'data-testid': `lead-quality-${lead}`, 'data-quality': mk.quality,
+          style: `top:${Math.round(rowH * row + 2)}px`, text: `${lead} ${QUALITY_WORDS[mk.quality].short}`,
+        }));
+      });
+    }
+    for (const b of box.children) {
+      const lead = b.dataset.testid.replace('lead-quality-', '');
+      if (marks.has(lead)) b.title = markTitle(lead, marks.get(lead));
+    }
+    live.dirty = true;
+  }
+  // Hold times grow and marks appear after QUALITY_HOLD_S without a new message.
+  setInterval(renderLeadQuality, 500);
+  window.addEventListener('resize', renderLeadQuality);
   function renderSource() {
     const st = source.state;
     const lvl = st === 'streaming' ? 'ok' : (st === 'connecting' || st === 'stalled' || st === 'unknown') ? 'warn' : 'bad';
@@ -335,6 +426,7 @@
     else setBadge('noise-state', `${n > 60 ? 'NOISE: high' : n > 25 ? 'Noise: raised' : 'Noise: low'} (${Math.round(n)} µV)`, n > 60 ? 'bad' : n > 25 ? 'warn' : 'ok');
     setBadge('gap-state', `Gaps: ${source.gaps}`, source.gaps > 0 ? 'warn' : 'ok');
     $('sim-panel').hidden = source.isSim !== true;
+    renderLeadQuality();
   }
 
   // ---------------------------------------------------------------- WebSocket with automatic reconnect
@@ -459,8 +551,10 @@
     ctx.font = `${14 * dpr}px system-ui, sans-serif`;
     leads.forEach((name, row) => {
       const yMid = rowH * row + rowH / 2;
-      ctx.fillStyle = '#9aa7b4';
+      const mark = stats.leadMarks[name];
+      ctx.fillStyle = !mark ? '#9aa7b4' : mark === 'noisy' ? '#d29922' : '#f85149';
       ctx.fillText(name, 6 * dpr, rowH * row + 16 * dpr);
+      ctx.fillStyle = '#9aa7b4';
       const l = live.leads.get(name);
       if (!l) { ctx.fillText('no signal', 40 * dpr, yMid); return; }
       // Baseline: median-free mean of the visible window keeps the trace centred without a filter.
@@ -528,6 +622,7 @@
     b.textContent = all ? 'Show II, V1, V6' : 'Show all 12 leads';
     b.setAttribute('aria-pressed', String(all));
     live.dirty = true;
+    renderLeadQuality();
   }
   $('toggle-leads').addEventListener('click', toggleLeads);
 
@@ -656,6 +751,11 @@
     if (!Array.isArray(f)) f = Object.entries(f).filter(([, v]) => v).map(([k]) => k);
     const out = f.map((x) => String(typeof x === 'object' ? (x.flag || x.name || JSON.stringify(x)) : x).replace(/_/g, ' '));
     if (m.status === 'incomplete' || m.status === 'failed') out.unshift(`${m.status.toUpperCase()}${m.reason ? `: ${String(m.reason).replace(/_/g, ' ')}` : m.reason_code ? `: ${m.reason_code}` : ''}`);
+    // Why beats were rejected for signal quality, naming the leads (not repeated when the
+    // incomplete reason already says it).
+    for (const q of Array.isArray(m.quality_reasons) ? m.quality_reasons : []) {
+      if (q && typeof q.text === 'string' && !out.some((f) => f.includes(q.text))) out.push(q.text);
+    }
     return out;
   };
   function rejectedSummary(m) {
@@ -994,7 +1094,9 @@
     bar.max = need;
     bar.value = Math.min(got, need);
     const lb = m.last_beat && typeof m.last_beat === 'object' ? m.last_beat : null;
-    const rejTxt = lb && lb.accepted === false && lb.reason ? ` — last beat not used: ${String(lb.reason).replace(/_/g, ' ')}` : '';
+    const CAUSES = { electrode_off: 'electrode off', flat: 'no signal', saturated: 'clipped', unreadable: 'unreadable', noise_beat: 'not a QRS', noise_level: 'noise above the limit' };
+    const cause = lb && CAUSES[lb.cause] ? ` (${[...(Array.isArray(lb.cause_leads) ? lb.cause_leads : []), CAUSES[lb.cause]].join(' ')})` : '';
+    const rejTxt = lb && lb.accepted === false && lb.reason ? ` — last beat not used: ${String(lb.reason).replace(/_/g, ' ')}${cause}` : '';
     const txt = m.status === 'collecting' ? `Measuring ${name}: ${got} of ${need} beats collected${rejTxt}`
       : m.status === 'complete' ? `Done: ${name} — QRSd ${fmt0(num(m.qrsd_ms))} ms from ${got} beats`
         : `${name}: measurement ${m.status}${m.reason ? ` — ${String(m.reason).replace(/_/g, ' ')}` : ''} (${got} of ${need} beats)`;
