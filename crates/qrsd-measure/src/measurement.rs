@@ -1549,7 +1549,7 @@ fn quality_reasons(records: &[BeatRecord]) -> Vec<QualityReason> {
             leads,
         })
         .collect();
-    out.sort_by(|a, b| b.beats.cmp(&a.beats));
+    out.sort_by_key(|q| std::cmp::Reverse(q.beats));
     out
 }
 
