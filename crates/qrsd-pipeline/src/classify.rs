@@ -1299,7 +1299,8 @@ mod tests {
     #[test]
     fn an_alternating_conduction_on_time_becomes_usual_and_extrasystoles_stay_ectopic() {
         let mut c = Classifier::new(2);
-        let (usual, other) = (window(false), window(true));
+        // Both conducted: each follows the sinus P wave.
+        let (usual, other) = (with_p(&window(false)), with_p(&window(true)));
         let mut r = 0;
         for _ in 0..5 {
             r += 400;
@@ -1348,5 +1349,114 @@ mod tests {
                 BeatClass::Intrinsic
             );
         }
+    }
+
+    /// `w` with a P wave (150 µV, σ 20 ms) 120 ms before the QRS onset at `R − 10` in every lead: a
+    /// beat conducted from the atria.
+    fn with_p(w: &[Vec<f64>]) -> Vec<Vec<f64>> {
+        let p_index = (R - 10) as f64 - 0.120 * FS;
+        w.iter()
+            .map(|l| {
+                l.iter()
+                    .enumerate()
+                    .map(|(i, v)| {
+                        let t = (i as f64 - p_index) * 1000.0 / FS;
+                        v + 150.0 * (-0.5 * (t / 20.0).powi(2)).exp()
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Classes of `n` on-time beats of the extrasystole's shape after 30 usual beats with a P wave,
+    /// with or without a P wave of their own.
+    fn run_of_new_shape(n: usize, p_wave: bool) -> Vec<BeatClass> {
+        let mut c = Classifier::new(2);
+        let usual = with_p(&window(false));
+        let other = if p_wave {
+            with_p(&window(true))
+        } else {
+            window(true)
+        };
+        let mut r = 0;
+        for _ in 0..30 {
+            r += 400;
+            assert_eq!(
+                run_with_onset(&mut c, r, 45, &usual, R - 10),
+                BeatClass::Intrinsic
+            );
+        }
+        (0..n)
+            .map(|_| {
+                r += 400;
+                run_with_onset(&mut c, r, 45, &other, R - 10)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_run_of_a_new_shape_without_the_p_wave_stays_ectopic() {
+        // With the P wave: the conduction changed, the run becomes the usual beat.
+        let conducted = run_of_new_shape(12, true);
+        assert_eq!(conducted[..3], [BeatClass::Ectopic; 3]);
+        assert!(
+            conducted[3..].iter().all(|k| *k == BeatClass::Intrinsic),
+            "{conducted:?}"
+        );
+        // Without it: a ventricular rhythm at the sinus rate, every beat ectopic.
+        let ventricular = run_of_new_shape(12, false);
+        assert!(
+            ventricular.iter().all(|k| *k == BeatClass::Ectopic),
+            "{ventricular:?}"
+        );
+    }
+
+    #[test]
+    fn an_alternating_shape_without_the_p_wave_never_becomes_usual() {
+        let mut c = Classifier::new(2);
+        let (usual, other) = (with_p(&window(false)), window(true));
+        let mut r = 0;
+        for _ in 0..30 {
+            r += 400;
+            run_with_onset(&mut c, r, 45, &usual, R - 10);
+        }
+        // On time and no wider, alternating with the conducted beat, but never after a P wave
+        // (ventricular bigeminy or a bidirectional rhythm at the sinus rate): it stays ectopic.
+        for _ in 0..3 * ALT_USUAL_ON_TIME {
+            r += 400;
+            assert_eq!(
+                run_with_onset(&mut c, r, 45, &other, R - 10),
+                BeatClass::Ectopic
+            );
+            r += 400;
+            assert_eq!(
+                run_with_onset(&mut c, r, 45, &usual, R - 10),
+                BeatClass::Intrinsic
+            );
+        }
+    }
+
+    #[test]
+    fn the_p_wave_is_found_at_a_somewhat_other_pr_interval() {
+        // The P wave 16 ms later (a shorter PR, as in pre-excitation): still the usual P wave.
+        let mut c = Classifier::new(2);
+        let usual = with_p(&window(false));
+        let mut r = 0;
+        for _ in 0..30 {
+            r += 400;
+            run_with_onset(&mut c, r, 45, &usual, R - 10);
+        }
+        let shifted: Vec<Vec<f64>> = usual
+            .iter()
+            .map(|l| (0..LEN).map(|i| l[i.saturating_sub(8)]).collect())
+            .collect();
+        r += 400;
+        run_with_onset(&mut c, r, 45, &shifted, R - 10);
+        assert!(c.beat_p.is_some_and(|p| p > 0.95), "{:?}", c.beat_p);
+        assert!(!c.lacks_p());
+        // A beat without it lacks it.
+        r += 400;
+        run_with_onset(&mut c, r, 45, &window(false), R - 10);
+        assert!(c.lacks_p(), "{:?} {}", c.beat_p, c.p_usual);
     }
 }
