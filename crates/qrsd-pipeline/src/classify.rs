@@ -77,12 +77,12 @@ const IRREGULAR: f64 = 0.2;
 /// PR segment's last 40 ms left out): from this before the onset …
 const P_FROM_MS: f64 = 180.0;
 /// … to this before it, ms. Anchored on the onset, not R: R moves within a QRS whose shape changed
-/// (a bundle-branch block's late R'), and R-anchored, 69 conducted beats of MIT-BIH 212's
-/// intermittent RBBB "lacked" their P wave.
+/// (a bundle-branch block's late R'); R-anchored, 69 conducted beats of MIT-BIH 212's intermittent
+/// RBBB came out ectopic.
 const P_TO_MS: f64 = 40.0;
 /// The P wave is searched up to this earlier or later, steps (±20 ms: the PR interval varies a
-/// little, and pre-excitation shortens it; MIT-BIH 230's intermittent WPW: 14 → 6 beats classed
-/// ectopic against none shifted).
+/// little, and pre-excitation shortens it; MIT-BIH 230's intermittent WPW: 14 conducted beats
+/// classed ectopic unshifted, 6 shifted).
 const P_SHIFT: usize = 5;
 /// Points per lead of the P-wave stretch, `STEP_MS` apart, …
 const P_POINTS: usize = ((P_FROM_MS - P_TO_MS) / STEP_MS) as usize + 1;
