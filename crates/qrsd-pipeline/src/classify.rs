@@ -186,8 +186,9 @@ pub(crate) struct Classifier {
     has_p_template: bool,
     /// Running mean of the usual beats' correlation with `p_template`: how reproducible the P wave is.
     p_usual: f64,
-    /// The current beat's pre-QRS correlation with `p_template`.
+    /// The current beat's pre-QRS correlation with `p_template`, and whether it lacks the usual P wave.
     beat_p: Option<f64>,
+    beat_no_p: bool,
     /// Beats of the current run of a new shape that lacked the usual P wave.
     run_no_p: u32,
 }
@@ -258,6 +259,7 @@ impl Classifier {
             has_p_template: false,
             p_usual: 0.0,
             beat_p: None,
+            beat_no_p: false,
             run_no_p: 0,
         }
     }
@@ -358,6 +360,7 @@ impl Classifier {
         self.beat_alike = likeness.is_some_and(|c| c >= ALIKE);
         self.beat_p = if sampled { self.p_likeness() } else { None };
         let no_p = self.lacks_p();
+        self.beat_no_p = no_p;
         // In atrial fibrillation conducted beats come at random: an early one is no sign of a
         // focus, so beats are judged as on time (ectopic only when very unlike, or wide).
         let premature = self.irregularity < IRREGULAR
@@ -408,7 +411,7 @@ impl Classifier {
         if let Some(rr) = rr {
             self.rr_mean = ema(self.rr_mean, rr);
         }
-        self.usual_shape_class(likeness, shift, qrsd, wide, narrow, sampled, no_p)
+        self.usual_shape_class(likeness, shift, qrsd, wide, narrow, sampled)
     }
 
     /// The class of a beat that is not a premature extrasystole, from its likeness to the usual shape.
@@ -420,7 +423,6 @@ impl Classifier {
         wide: bool,
         narrow: bool,
         sampled: bool,
-        no_p: bool,
     ) -> BeatClass {
         if !sampled {
             self.qrsd_mean = ema(self.qrsd_mean, qrsd);
@@ -447,7 +449,7 @@ impl Classifier {
                     self.unlike_run = 1;
                     self.run_no_p = 0;
                 }
-                self.run_no_p += u32::from(no_p);
+                self.run_no_p += u32::from(self.beat_no_p);
                 // A run mostly without the usual P wave is not a change of conduction but a
                 // ventricular (or junctional) rhythm at about the sinus rate: it stays ectopic
                 // however long (MIT-BIH 223's ventricular tachycardia, 124's idioventricular runs).
