@@ -34,23 +34,24 @@ fn mitdb_detection_and_class_do_not_regress() {
     // Today 99.76 % (99.75 % before search-back needed a fifth of the last QRS's envelope; 99.62 % before undelineable search-back detections were dropped, 99.53 % before
     // the threshold rose where any lead is noisy, 99.42 % before it rose where every lead is).
     assert!(g.ppv() >= 99.7, "QRS PPV {:.2}%", g.ppv());
-    // Today 99.55 % / 99.90 % (99.57 % before beats without the P wave stayed ectopic: a few more
-    // are compared with the conducted template and come out `noise`).
+    // Today 99.60 % / 99.90 % (on b126f20 99.57 %, and 99.55 % once beats without the P wave stayed
+    // ectopic: a few more are compared with the conducted template and come out `noise`).
     let (se_n, ppv_n) = g.se_ppv_excluding_noise();
     assert!(
         se_n >= 99.5 && ppv_n >= 99.85,
         "without noise-classed: Se {se_n:.2}% PPV {ppv_n:.2}%"
     );
     let u = &rep.gross_unpaced;
-    // Today 93.29 % / 95.12 % (91.12 % / 95.03 % before a run or an alternate shape without the
-    // usual P wave stayed ectopic: MIT-BIH 223's ventricular tachycardia, 124, 215, 205).
+    // Today 94.14 % / 95.12 % (93.29 % / 95.12 % before the detector took wide PVCs on the T wave,
+    // 59918c1; 91.12 % / 95.03 % before a run or an alternate shape without the usual P wave stayed
+    // ectopic: MIT-BIH 223's ventricular tachycardia, 124, 215, 205).
     // 91.12 % / 95.03 % after issue-18 stage 4 (resized premature beats, re-alignment, large unlike
     // detections `noise`, prematurity ignored in an irregular rhythm; 87.45 % / 90.03 % before).
     // 87.49 % / 89.77 % on f7ec6a9 (87.56 % / 90.12 % on 6f017fa; 88.21 % / 89.74 % before the quality stage classed beats in unreadable
     // stretches `noise`; 87.58 % / 81.42 % before a ventricular beat had to be neither narrower than
     // the usual beat nor of its shape, and small unlike detections became `noise`; 58.40 % PPV
     // before alternate conducted shapes were kept).
-    assert!(u.veb_se() >= 92.8, "VEB Se {:.2}%", u.veb_se());
+    assert!(u.veb_se() >= 93.6, "VEB Se {:.2}%", u.veb_se());
     assert!(u.veb_ppv() >= 94.7, "VEB PPV {:.2}%", u.veb_ppv());
 }
 
