@@ -35,7 +35,7 @@ fn mitdb_detection_and_class_do_not_regress() {
     // signal level stopped at 3x the noise level in pauses; 99.62 % before undelineable search-back detections were dropped, 99.53 % before
     // the threshold rose where any lead is noisy, 99.42 % before it rose where every lead is).
     assert!(g.ppv() >= 99.8, "QRS PPV {:.2}%", g.ppv());
-    // Today 99.60 % / 99.90 % (on b126f20 99.57 %, and 99.55 % once beats without the P wave stayed
+    // Today 99.61 % / 99.91 % (99.60 % / 99.90 % before bc80985; on b126f20 99.57 %, and 99.55 % once beats without the P wave stayed
     // ectopic: a few more are compared with the conducted template and come out `noise`).
     let (se_n, ppv_n) = g.se_ppv_excluding_noise();
     assert!(
