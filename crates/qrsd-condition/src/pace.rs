@@ -87,6 +87,8 @@ pub struct PaceBlanker {
     last_event: Option<u64>,
     /// Last weak candidate's start (likewise).
     last_weak: Option<u64>,
+    /// The frame output last was written by the blanker (line or held value), not taken from the input.
+    out_blanked: bool,
 }
 
 impl PaceBlanker {
@@ -133,12 +135,20 @@ impl PaceBlanker {
             blank_end: 0,
             last_event: None,
             last_weak: None,
+            out_blanked: false,
         })
     }
 
     /// Fixed delay of the output behind the input, in samples.
     pub fn delay_samples(&self) -> usize {
         self.delay
+    }
+
+    /// Whether the frame output last ([`PaceBlanker::process`] returning `true`, or
+    /// [`PaceBlanker::drain`]) was blanked: the blanker's line or held value over a stimulus, not a
+    /// measured sample (the quality stage does not take a value held there for a rail).
+    pub fn output_blanked(&self) -> bool {
+        self.out_blanked
     }
 
     /// The raw frame of input sample `sample` (still in the ring).
@@ -278,6 +288,7 @@ impl PaceBlanker {
     fn output(&mut self, j: u64, now: u64, out_uv: &mut [f64]) {
         self.next_out = j + 1;
         let n = self.n_leads;
+        self.out_blanked = j >= self.blank_start && j < self.blank_end && j > 0;
         if j >= self.blank_start && j < self.blank_end && j > 0 && self.blank_end > now {
             // The first clean sample after the blank is not in yet (two stimuli merged into one
             // window, or the end of input): hold the previous output rather than head for a

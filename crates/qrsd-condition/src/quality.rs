@@ -6,9 +6,13 @@
 //! - **lead-off**: the unfiltered signal is flat (range under [`QualityConfig::flat_uv`] in every block
 //!   of the last 2 s: an open electrode on an amplifier that holds its input, or samples held over a
 //!   gap);
-//! - **saturated**: the unfiltered signal sits on one extreme value for [`QualityConfig::clip_ms`]
-//!   (an amplifier or recorder rail), at least half the block's range away from the block's mean (a
-//!   rail cuts a deflection off; a noise-free baseline held at the block's extreme is not a rail);
+//! - **saturated**: the unfiltered signal sits on one extreme value of the block for
+//!   [`QualityConfig::clip_ms`] (an amplifier or recorder rail), at least half the range of the last
+//!   2 s away from the mean of the last 2 s (the lead's resting level): a rail cuts a deflection off
+//!   far from where the signal rests, while a noise-free baseline (exactly 0 µV between the waves of
+//!   a digital or simulated signal) is where it rests, even in a block that a T wave fills and whose
+//!   own mean is therefore far from it. Samples the stimulus blanker wrote (its straight line or
+//!   held value over a pacing stimulus, [`QualityMeter::process_marked`]) are no evidence of a rail;
 //! - **slope-noise floor**: the RMS slope (µV/ms) of the conditioned signal's QRS band (< 40 Hz, where
 //!   the detector looks) in its 50 ms stretches (the median of the last second's 20: muscle and motion
 //!   noise come in bursts, so the quietest stretches stay quiet long after the signal is swamped),
@@ -135,8 +139,11 @@ struct Block {
     max_slope: f64,
     min_x: f64,
     max_x: f64,
-    /// Range of the unfiltered signal, µV.
+    /// Range of the unfiltered signal, µV, its extremes and the sum of its samples.
     raw_range: f64,
+    raw_lo: f64,
+    raw_hi: f64,
+    raw_sum: f64,
     /// Moments of the conditioned signal: n, Σx, Σx², Σx³, Σx⁴.
     moments: [f64; 5],
 }
@@ -169,9 +176,11 @@ struct LeadState {
     cur: Block,
     raw_min: f64,
     raw_max: f64,
-    /// Sum of the unfiltered samples of the block (its mean: where the signal mostly is).
+    /// Sum of the unfiltered samples of the block (with the other blocks of the last 2 s: where the
+    /// signal rests).
     raw_sum: f64,
-    /// Run of equal unfiltered samples, and the longest such run at the block's extreme so far.
+    /// Run of equal unfiltered samples (not blanked), and the longest such run at the block's extreme
+    /// so far.
     raw_last: f64,
     run: usize,
     run_at_min: usize,
@@ -268,6 +277,13 @@ impl QualityMeter {
     /// Push one frame: `raw_uv` unfiltered (after stimulus blanking), `conditioned_uv` band-filtered,
     /// one value per lead each.
     pub fn process(&mut self, raw_uv: &[f64], conditioned_uv: &[f64]) {
+        self.process_marked(raw_uv, conditioned_uv, false);
+    }
+
+    /// [`QualityMeter::process`] for a frame the stimulus blanker may have written (`blanked`: its
+    /// line or held value over a stimulus, [`crate::PaceBlanker::output_blanked`]): a value held
+    /// there is the blanker's, not the amplifier's, so it does not count towards a rail.
+    pub fn process_marked(&mut self, raw_uv: &[f64], conditioned_uv: &[f64], blanked: bool) {
         let scale = self.fs_hz / 1000.0;
         for ((st, &raw), &x) in self.leads.iter_mut().zip(raw_uv).zip(conditioned_uv) {
             let y = st.lp.run(x);
@@ -299,7 +315,10 @@ impl QualityMeter {
             }
             st.raw_sum += raw;
             // Unfiltered extremes and how long the signal held them.
-            if raw == st.raw_last {
+            if blanked {
+                st.run = 0;
+                st.raw_last = f64::NAN;
+            } else if raw == st.raw_last {
                 st.run += 1;
             } else {
                 st.run = 1;
@@ -330,17 +349,30 @@ impl QualityMeter {
         let n_blocks = self.n_blocks + 1;
         for st in &mut self.leads {
             st.cur.raw_range = st.raw_max - st.raw_min;
+            st.cur.raw_lo = st.raw_min;
+            st.cur.raw_hi = st.raw_max;
+            st.cur.raw_sum = st.raw_sum;
             st.blocks[slot] = st.cur;
-            let raw_range = (0..(n_blocks as usize).min(REF_BLOCKS))
-                .map(|k| st.blocks[(slot + REF_BLOCKS - k) % REF_BLOCKS].raw_range)
-                .fold(0.0, f64::max);
-            // A rail cuts a deflection off far from where the signal mostly is; a flat baseline
-            // (a noise-free recording) held at the block's extreme is where it mostly is.
-            let mean = st.raw_sum / self.block_len as f64;
-            let half = 0.5 * st.cur.raw_range;
+            let n_ref = (n_blocks as usize).min(REF_BLOCKS);
+            let (mut raw_range, mut lo, mut hi, mut sum) =
+                (0.0f64, f64::INFINITY, f64::NEG_INFINITY, 0.0);
+            for k in 0..n_ref {
+                let b = &st.blocks[(slot + REF_BLOCKS - k) % REF_BLOCKS];
+                raw_range = raw_range.max(b.raw_range);
+                lo = lo.min(b.raw_lo);
+                hi = hi.max(b.raw_hi);
+                sum += b.raw_sum;
+            }
+            // A rail cuts a deflection off far from where the signal rests. Where it rests is the
+            // mean of the last 2 s, not of the block: a block that a T wave fills has its mean in
+            // the T wave, and a noise-free baseline (exactly 0 µV) held next to it sat at the
+            // block's extreme half its range away from that mean (on the simulator 7–8 % of all
+            // blocks, every lead at once).
+            let rest = sum / (n_ref * self.block_len) as f64;
+            let half = 0.5 * (hi - lo);
             let clipped = st.cur.raw_range >= self.cfg.flat_uv
-                && ((st.run_at_min >= self.clip_len && mean - st.raw_min >= half)
-                    || (st.run_at_max >= self.clip_len && st.raw_max - mean >= half));
+                && ((st.run_at_min >= self.clip_len && rest - st.raw_min >= half)
+                    || (st.run_at_max >= self.clip_len && st.raw_max - rest >= half));
             let local = local_window(&st.blocks, n_blocks, slot);
             // Noise raises the window's own largest slope too: against it, a stretch swamped by noise
             // would look no worse than a clean one. The reference follows clean stretches (and drifts
@@ -596,6 +628,89 @@ mod tests {
         // A digital recording without noise: exactly 0 between the beats, at each block's minimum.
         let l = labels(10.0, |i| (ecg(i) - 0.5).max(0.0));
         assert!(l[1..].iter().all(|q| *q == Quality::Clean), "{l:?}");
+    }
+
+    /// A noise-free paced beat every 800 ms, as the simulator makes it: exactly 0 µV between the
+    /// waves, a flagged 20 mV stimulus with a recharge tail, a wide negative QRS 10 ms later and a
+    /// broad positive T wave (300 ms) that fills whole 250 ms blocks.
+    fn paced(i: usize) -> f64 {
+        let t = i % 400; // 2 ms per sample
+        let bump = |from: usize, len: usize, a: f64| {
+            if (from..from + len).contains(&t) {
+                a * (std::f64::consts::PI * (t - from) as f64 / len as f64)
+                    .sin()
+                    .powi(2)
+            } else {
+                0.0
+            }
+        };
+        let stim = match t {
+            0 => 20_000.0,
+            1..=5 => -1000.0 * (-((t * 2) as f64) / 1.5).exp(),
+            _ => 0.0,
+        };
+        stim + bump(5, 75, -1200.0) + bump(100, 150, 300.0)
+    }
+
+    /// Labels of lead 0 per block with `signal` through the stimulus blanker (flag at every
+    /// stimulus), the blanked samples marked as the pipeline marks them.
+    fn blanked_labels(secs: f64, signal: impl Fn(usize) -> f64) -> Vec<Quality> {
+        let mut b = crate::PaceBlanker::new(crate::PaceConfig::default(), FS, 1).unwrap();
+        let mut m = QualityMeter::new(QualityConfig::default(), FS, 1).unwrap();
+        let (mut y, mut ev, mut out) = ([0.0], None, Vec::new());
+        for i in 0..(secs * FS) as usize {
+            if b.process(&[signal(i)], i % 400 == 0, &mut y, &mut ev) {
+                m.process_marked(&y, &y, b.output_blanked());
+                if m.n.is_multiple_of(m.block_len as u64) {
+                    out.push(m.label(0, m.blocks_done() - 1).unwrap());
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_clean_paced_signal_with_blanked_stimuli_is_never_saturated() {
+        // Blocks that the T wave fills have their mean in it, half their range from the 0 µV
+        // baseline held beside it: that baseline is where the signal rests, not a rail.
+        let l = blanked_labels(30.0, paced);
+        assert_eq!(l.len(), 119);
+        assert!(l.iter().all(|q| *q != Quality::Saturated), "{l:?}");
+        // Clipped at −700 µV (the QRS cut off for ~30 ms), the same rhythm is a rail again.
+        let l = blanked_labels(30.0, |i| paced(i).max(-700.0));
+        let n = l.iter().filter(|q| **q == Quality::Saturated).count();
+        assert!(n >= l.len() / 4, "{l:?}");
+    }
+
+    #[test]
+    fn a_value_the_blanker_held_is_no_rail() {
+        // 40 ms held 1.2 mV below a clean ECG's baseline between two beats: unmarked it is a rail,
+        // marked as the blanker's (its held value over two stimuli) it is not.
+        let run = |marked: bool| {
+            let mut m = QualityMeter::new(QualityConfig::default(), FS, 1).unwrap();
+            let mut s = 11;
+            let mut out = Vec::new();
+            for i in 0..(6.0 * FS) as usize {
+                let held = (1100..1120).contains(&i);
+                let x = if held {
+                    -1200.0
+                } else {
+                    ecg(i) + 5.0 * noise(&mut s)
+                };
+                m.process_marked(&[x], &[x], marked && held);
+                if m.n.is_multiple_of(m.block_len as u64) {
+                    out.push(m.label(0, m.blocks_done() - 1).unwrap());
+                }
+            }
+            out
+        };
+        let l = run(false);
+        assert_eq!(l[8], Quality::Saturated, "{l:?}");
+        let l = run(true);
+        assert!(
+            l.iter().all(|q| *q != Quality::Saturated),
+            "blanked samples taken for a rail: {l:?}"
+        );
     }
 
     #[test]

@@ -341,7 +341,8 @@ impl Pipeline {
             *y = f.process(*x);
         }
         let blocks = self.quality.blocks_done();
-        self.quality.process(&self.blanked, &self.filtered);
+        self.quality
+            .process_marked(&self.blanked, &self.filtered, self.blanker.output_blanked());
         if self.quality.blocks_done() > blocks {
             // Noise in any lead lifts the summed slope's noise peaks: the detector raises its
             // threshold then; search-back stays on while a lead is clean.
