@@ -7,12 +7,20 @@
 //! software detector is the fallback and is deliberately conservative, because at 500 Hz many stimuli are
 //! aliased away and muscle spikes can look alike.
 //!
+//! A pacing stimulus is a field across the whole torso: it stands out in many leads at once, while a
+//! muscle or motion spike stands out only in the leads of the electrode it moves. A candidate that
+//! stands out only in leads the quality stage calls noisy (or worse), and in no more than half of
+//! the leads, is that noise: neither reported nor blanked ([`PaceBlanker::set_noisy_leads`]).
+//!
 //! Blanking replaces the stimulus and its recharge tail by a straight line from the last clean sample to
 //! the first clean sample after it, so the band filters never see the step and cannot ring into a fake
 //! QRS. That needs a short look-ahead: the stage delays every sample by [`PaceBlanker::delay_samples`].
 
 use crate::{check_fs, ConditionError};
 use serde::{Deserialize, Serialize};
+
+/// The bit of lead 63 in a lead mask, which leads past it share.
+const FAR_LEAD: u64 = 1 << 63;
 
 /// Pace detection and blanking settings.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -89,6 +97,12 @@ pub struct PaceBlanker {
     last_weak: Option<u64>,
     /// The frame output last was written by the blanker (line or held value), not taken from the input.
     out_blanked: bool,
+    /// Leads (bit per lead, the first 64) currently labelled noisy or worse by the quality stage.
+    noisy: u64,
+    /// The source has a pace flag channel ([`PaceBlanker::set_flag_channel`]), and the last flagged
+    /// stimulus's start.
+    flag_channel: bool,
+    last_hw_event: Option<u64>,
 }
 
 impl PaceBlanker {
@@ -136,12 +150,42 @@ impl PaceBlanker {
             last_event: None,
             last_weak: None,
             out_blanked: false,
+            noisy: 0,
+            flag_channel: false,
+            last_hw_event: None,
         })
     }
 
     /// Fixed delay of the output behind the input, in samples.
     pub fn delay_samples(&self) -> usize {
         self.delay
+    }
+
+    /// The leads (bit `l` for lead `l`; past 64 leads, lead 63 and on are never noisy) the quality
+    /// stage now labels noisy or worse. A software candidate that stands out only in these, and in at most half of
+    /// the leads, is their noise, not a stimulus: it is neither reported nor blanked. (With 400 µV
+    /// RMS of muscle noise on V1 alone, nearly every intrinsic beat of the simulator had such a
+    /// spike within 100 ms before its onset and was classed paced.)
+    pub fn set_noisy_leads(&mut self, mask: u64) {
+        // Lead 63's bit stands for every lead past it too: those are never noisy.
+        self.noisy = if self.n_leads > 64 {
+            mask & !FAR_LEAD
+        } else {
+            mask
+        };
+    }
+
+    /// The source has a hardware pace flag channel, so the flag decides what is a stimulus: a flagged
+    /// stimulus is reported even right after a software detection (which the pipeline then takes
+    /// for an artefact only), instead of being merged into it as one pulse.
+    pub fn set_flag_channel(&mut self, on: bool) {
+        self.flag_channel = on;
+    }
+
+    /// Whether a candidate standing out in the leads of `mask` can be a stimulus.
+    #[inline]
+    fn credible(&self, mask: u64) -> bool {
+        mask & !self.noisy != 0 || 2 * mask.count_ones() as usize > self.n_leads
     }
 
     /// Whether the frame output last ([`PaceBlanker::process`] returning `true`, or
@@ -219,21 +263,25 @@ impl PaceBlanker {
                 // Right after a stimulus (the other chamber's, or the flagged one's own trailing
                 // samples) the step before is that stimulus's: no ramp to tell from.
                 let after_stimulus = (self.blank_start..self.blank_end).contains(&(k - 1));
-                // Both steps ≥ thr in the same direction, in some lead; without a branch per lead
-                // (vectorises).
-                // The smaller of the two steps, signed by their common direction (0 if they differ).
-                let (hit, weak) = (0..n).fold((false, false), |(hit, weak), l| {
+                // Both steps ≥ thr in the same direction: the leads where they are (bit per lead),
+                // without a branch per lead (vectorises).
+                // (Leads from 64 on share lead 63's bit, which is then never noisy.)
+                let (hit, weak) = (0..n).fold((0u64, 0u64), |(hit, weak), l| {
                     let left = first[l] - before[l];
                     let right = last[l] - newest[l];
                     let sudden =
                         after_stimulus | (left.abs() >= 2.0 * (before[l] - earlier[l]).abs());
                     let stands =
                         |t: f64| ((left >= t) & (right >= t)) | ((left <= -t) & (right <= -t));
+                    let bit = if l < 64 { 1u64 << l } else { FAR_LEAD };
                     (
-                        hit | (sudden & stands(thr)),
-                        weak | (sudden & stands(weak_thr)),
+                        hit | (u64::from(sudden & stands(thr)) * bit),
+                        weak | (u64::from(sudden & stands(weak_thr)) * bit),
                     )
                 });
+                // Only in noisy leads: their noise (see `set_noisy_leads`).
+                let hit = hit != 0 && self.credible(hit);
+                let weak = weak != 0 && self.credible(weak);
                 if weak && weak_at.is_none() {
                     weak_at = Some(k);
                 }
@@ -326,11 +374,17 @@ impl PaceBlanker {
         }
         self.blank_end = self.blank_end.max(new_end);
         // One event per stimulus: a flag held for several samples, or a detection re-found, is one pulse.
-        let fresh = self
-            .last_event
-            .is_none_or(|e| start > e + self.max_width as u64 + self.blank as u64);
+        let apart = |e: u64| start > e + self.max_width as u64 + self.blank as u64;
+        let fresh = if hardware && self.flag_channel {
+            self.last_hw_event.is_none_or(apart)
+        } else {
+            self.last_event.is_none_or(apart)
+        };
         if fresh {
             self.last_event = Some(start);
+            if hardware {
+                self.last_hw_event = Some(start);
+            }
             *event = Some(PaceEvent {
                 sample: start,
                 hardware,

@@ -58,6 +58,14 @@ pub struct PipelineConfig {
     pub filter: FilterConfig,
     /// Pacing-stimulus detection and blanking.
     pub pace: PaceConfig,
+    /// The source has a hardware pace flag channel (the amplifier's or the simulator's; a file
+    /// replayed without one has none), set by whoever knows the source (the server from
+    /// `StreamInfo::has_hw_pace`). With it the flag alone says whether a beat is paced: a flag that
+    /// stays clear means no stimulus, so spikes the software detector finds are blanked as artefacts
+    /// but neither make a beat paced nor move its onset (muscle noise in one lead makes such spikes).
+    /// Without it (default) the software detector is the only source and is trusted as before.
+    #[serde(default)]
+    pub pace_flag_channel: bool,
     /// Signal-quality labels per lead and stretch ([`qrsd_condition::quality`]).
     #[serde(default)]
     pub quality: QualityConfig,
@@ -110,6 +118,7 @@ impl PipelineConfig {
             lead_names,
             filter: FilterConfig::default(),
             pace: PaceConfig::default(),
+            pace_flag_channel: false,
             quality: QualityConfig::default(),
             detector: DetectorConfig::default(),
             delineation: DelineationConfig::default(),
@@ -215,7 +224,8 @@ impl Pipeline {
             return Err(PipelineError::Leads(n));
         }
         let fs = cfg.fs_hz;
-        let blanker = PaceBlanker::new(cfg.pace, fs, n)?;
+        let mut blanker = PaceBlanker::new(cfg.pace, fs, n)?;
+        blanker.set_flag_channel(cfg.pace_flag_channel);
         let filters = (0..n)
             .map(|_| LeadFilter::new(&cfg.filter, fs))
             .collect::<Result<Vec<_>, _>>()?;
@@ -312,6 +322,8 @@ impl Pipeline {
         let ready = self
             .blanker
             .process(&self.frame, hw_pace, &mut self.blanked, &mut event);
+        // With a flag channel the flag decides: a software detection is only an artefact.
+        let event = event.filter(|e| e.hardware || !self.cfg.pace_flag_channel);
         if let Some(e) = event {
             if e.weak {
                 if self.weak_paces.len() == MAX_PENDING {
@@ -350,6 +362,15 @@ impl Pipeline {
             let some = labels().any(|q| q != Quality::Clean);
             let every = labels().all(|q| q != Quality::Clean);
             self.detector.set_noisy(some, every);
+            // A spike only in noisy leads is their noise, not a stimulus (many leads show one).
+            let noisy = (0..self.n_leads)
+                .filter(|&l| {
+                    self.quality
+                        .label(l, blocks)
+                        .is_some_and(|q| q != Quality::Clean)
+                })
+                .fold(0u64, |m, l| m | 1u64.checked_shl(l as u32).unwrap_or(0));
+            self.blanker.set_noisy_leads(noisy);
         }
         let slot = (self.n_filtered as usize % self.ring_len) * self.n_leads;
         self.ring[slot..slot + self.n_leads].copy_from_slice(&self.filtered);
@@ -621,6 +642,16 @@ impl Pipeline {
         // Paced by its recorded spike and morphology (no stimulus known): the spike's foot is the
         // stimulus, so that stimulus-to-QRS-end can be measured.
         let unflagged = self.classifier.unflagged_stimulus();
+        // With a flag channel the flag decides: a beat recognised as paced from its shape alone (a
+        // spike at a repeating wide QRS: muscle noise in one lead makes such spikes) is not paced.
+        // The class the usual-beat context gave it is not known here; a repeating morphology is
+        // the usual beat, so it is intrinsic.
+        let (class, unflagged) = match unflagged {
+            Some(_) if self.cfg.pace_flag_channel && class == BeatClass::Paced => {
+                (BeatClass::Intrinsic, None)
+            }
+            u => (class, u),
+        };
         let pace_sample = pace_sample.or_else(|| unflagged.map(to_sample));
         // Paced by its recorded spike: the QRS onset is searched after the spike, as after a known
         // stimulus (the smeared spike and its tail otherwise start the QRS: stimulus-to-QRS-end taken

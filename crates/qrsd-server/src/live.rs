@@ -600,10 +600,12 @@ impl Live {
         }
     }
 
-    fn new_pipeline(&self, fs: f64, leads: &[String]) -> Option<Pipeline> {
+    fn new_pipeline(&self, fs: f64, leads: &[String], has_hw_pace: bool) -> Option<Pipeline> {
         let mut pc = self.cfg.pipeline.clone();
         pc.fs_hz = fs;
         pc.lead_names = leads.to_vec();
+        // Where the source has a pace flag channel, the flag decides whether a beat is paced.
+        pc.pace_flag_channel = has_hw_pace;
         match Pipeline::new(pc) {
             Ok(p) => Some(p),
             Err(e) => {
@@ -617,7 +619,7 @@ impl Live {
         let (map, leads) = lead_map(&info.lead_names);
         let fs = info.fs_hz;
         tracing::info!(source = %info.description, fs_hz = fs, channels = ?info.lead_names, pipeline_leads = ?leads, "stream started");
-        let pipeline = self.new_pipeline(fs, &leads);
+        let pipeline = self.new_pipeline(fs, &leads, info.has_hw_pace);
         let n = leads.len();
         let cap = (RING_S * fs).ceil().max(16.0) as usize;
         for s in &mut self.sinks {
@@ -841,8 +843,8 @@ impl Live {
                 self.beat(b);
             }
         } else {
-            let (fs, leads) = (sess.fs, sess.leads.clone());
-            let p = self.new_pipeline(fs, &leads);
+            let (fs, leads, hw) = (sess.fs, sess.leads.clone(), sess.info.has_hw_pace);
+            let p = self.new_pipeline(fs, &leads, hw);
             if let Some(sess) = self.session.as_mut() {
                 sess.pipeline = p;
                 sess.base = end;
