@@ -99,6 +99,11 @@ pub struct PaceBlanker {
     out_blanked: bool,
     /// Leads (bit per lead, the first 64) currently labelled noisy or worse by the quality stage.
     noisy: u64,
+    /// Leads whose noise made a candidate of stimulus size (not credible) until `spiky_until`,
+    /// `spiky_len` samples (1 s) after the last one.
+    spiky: u64,
+    spiky_until: u64,
+    spiky_len: u64,
     /// The source has a pace flag channel ([`PaceBlanker::set_flag_channel`]), and the last flagged
     /// stimulus's start.
     flag_channel: bool,
@@ -151,6 +156,9 @@ impl PaceBlanker {
             last_weak: None,
             out_blanked: false,
             noisy: 0,
+            spiky: 0,
+            spiky_until: 0,
+            spiky_len: fs_hz.round() as u64,
             flag_channel: false,
             last_hw_event: None,
         })
@@ -186,6 +194,16 @@ impl PaceBlanker {
     #[inline]
     fn credible(&self, mask: u64) -> bool {
         mask & !self.noisy != 0 || 2 * mask.count_ones() as usize > self.n_leads
+    }
+
+    /// Whether a weak candidate standing out in the leads of `mask` can be a stimulus: as
+    /// [`PaceBlanker::credible`], but a noisy lead only explains it away when its noise made a
+    /// spike of stimulus size in the last second. A lead can be labelled noisy for a small QRS or a
+    /// wandering baseline, and a weak spike there is the stimulus (LUDB 93: a stimulus seen in lead
+    /// I alone, labelled unreadable).
+    #[inline]
+    fn credible_weak(&self, mask: u64) -> bool {
+        mask & !(self.noisy & self.spiky) != 0 || 2 * mask.count_ones() as usize > self.n_leads
     }
 
     /// Whether the frame output last ([`PaceBlanker::process`] returning `true`, or
@@ -224,6 +242,9 @@ impl PaceBlanker {
         self.ring[slot..slot + self.n_leads].copy_from_slice(&frame_uv[..self.n_leads]);
         self.n_in += 1;
 
+        if now > self.spiky_until {
+            self.spiky = 0;
+        }
         if hw_pace_flag {
             self.mark(now, now + 1, true, event);
         } else if self.cfg.software_detection && now > self.max_width as u64 + 1 {
@@ -280,8 +301,12 @@ impl PaceBlanker {
                     )
                 });
                 // Only in noisy leads: their noise (see `set_noisy_leads`).
+                if hit != 0 && !self.credible(hit) {
+                    self.spiky |= hit;
+                    self.spiky_until = now + self.spiky_len;
+                }
                 let hit = hit != 0 && self.credible(hit);
-                let weak = weak != 0 && self.credible(weak);
+                let weak = weak != 0 && self.credible_weak(weak);
                 if weak && weak_at.is_none() {
                     weak_at = Some(k);
                 }
