@@ -10,7 +10,8 @@
 //! A pacing stimulus is a field across the whole torso: it stands out in many leads at once, while a
 //! muscle or motion spike stands out only in the leads of the electrode it moves. A candidate that
 //! stands out only in leads the quality stage calls noisy (or worse), and in no more than half of
-//! the leads, is that noise: neither reported nor blanked ([`PaceBlanker::set_noisy_leads`]).
+//! the leads, is that noise: neither reported nor blanked, once the pipeline says which leads are
+//! noisy ([`PaceBlanker::set_noisy_leads`]).
 //!
 //! Blanking replaces the stimulus and its recharge tail by a straight line from the last clean sample to
 //! the first clean sample after it, so the band filters never see the step and cannot ring into a fake
@@ -170,10 +171,10 @@ impl PaceBlanker {
     }
 
     /// The leads (bit `l` for lead `l`; past 64 leads, lead 63 and on are never noisy) the quality
-    /// stage now labels noisy or worse. A software candidate that stands out only in these, and in at most half of
-    /// the leads, is their noise, not a stimulus: it is neither reported nor blanked. (With 400 µV
-    /// RMS of muscle noise on V1 alone, nearly every intrinsic beat of the simulator had such a
-    /// spike within 100 ms before its onset and was classed paced.)
+    /// stage now labels noisy or worse (none until set). A software candidate that stands out only
+    /// in these, and in at most half of the leads, is their noise, not a stimulus: it is neither
+    /// reported nor blanked. (With 400 µV RMS of muscle noise on V1 alone, nearly every intrinsic
+    /// beat of the simulator had such a spike within 100 ms before its onset and was classed paced.)
     pub fn set_noisy_leads(&mut self, mask: u64) {
         // Lead 63's bit stands for every lead past it too: those are never noisy.
         self.noisy = if self.n_leads > 64 {

@@ -66,6 +66,14 @@ pub struct PipelineConfig {
     /// Without it (default) the software detector is the only source and is trusted as before.
     #[serde(default)]
     pub pace_flag_channel: bool,
+    /// A software stimulus candidate standing out only in leads the quality stage labels noisy or
+    /// worse (and in at most half of the leads) is their noise: neither a stimulus nor blanked
+    /// ([`qrsd_condition::PaceBlanker::set_noisy_leads`]). Always so with `pace_flag_channel`; without
+    /// one only with this set, because it changes what the pipeline delivers on the synthetic
+    /// training set of the learned boundary models (they must be retrained and LUDB re-validated
+    /// before it can be the default). Off by default.
+    #[serde(default)]
+    pub ignore_noisy_lead_spikes: bool,
     /// Signal-quality labels per lead and stretch ([`qrsd_condition::quality`]).
     #[serde(default)]
     pub quality: QualityConfig,
@@ -119,6 +127,7 @@ impl PipelineConfig {
             filter: FilterConfig::default(),
             pace: PaceConfig::default(),
             pace_flag_channel: false,
+            ignore_noisy_lead_spikes: false,
             quality: QualityConfig::default(),
             detector: DetectorConfig::default(),
             delineation: DelineationConfig::default(),
@@ -370,7 +379,9 @@ impl Pipeline {
                         .is_some_and(|q| q != Quality::Clean)
                 })
                 .fold(0u64, |m, l| m | 1u64.checked_shl(l as u32).unwrap_or(0));
-            self.blanker.set_noisy_leads(noisy);
+            if self.cfg.pace_flag_channel || self.cfg.ignore_noisy_lead_spikes {
+                self.blanker.set_noisy_leads(noisy);
+            }
         }
         let slot = (self.n_filtered as usize % self.ring_len) * self.n_leads;
         self.ring[slot..slot + self.n_leads].copy_from_slice(&self.filtered);
