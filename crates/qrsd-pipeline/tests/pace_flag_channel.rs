@@ -36,8 +36,9 @@ fn v1_noisy_with(rhythm: Rhythm, seed: u64, base: SynthConfig) -> SynthRecording
 fn beats(rec: &SynthRecording, flag_channel: bool) -> Vec<Beat> {
     let mut cfg = PipelineConfig::new(rec.fs_hz, rec.lead_names());
     cfg.pace_flag_channel = flag_channel;
-    // Without a flag channel the noisy-lead rule is a setting (off by default: see its docs).
-    cfg.ignore_noisy_lead_spikes = true;
+    // With a flag channel the noisy-lead rule is on by itself; without one it is a setting (off
+    // by default: see its docs).
+    cfg.ignore_noisy_lead_spikes = !flag_channel;
     let flags = flag_channel.then_some(rec.pace_flags.as_slice());
     Pipeline::new(cfg)
         .unwrap()
