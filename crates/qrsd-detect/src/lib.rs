@@ -652,15 +652,7 @@ mod tests {
                 x[c - k] += v;
             }
         }
-        let mut d = QrsDetector::new(DetectorConfig::default(), fs, 1).unwrap();
-        let mut out = Vec::new();
-        for (i, v) in x.iter().enumerate() {
-            // The quality stage's verdict arrives after the learning period.
-            d.set_noisy(some && i > 4 * 500, every && i > 4 * 500);
-            d.process(&[*v], &mut out);
-        }
-        d.finish(&mut out);
-        out.len()
+        detect_noisy(&x, fs, DetectorConfig::default(), some, every).len()
     }
 
     #[test]
@@ -683,14 +675,7 @@ mod tests {
                 *v /= 3.0;
             }
         }
-        let mut d = QrsDetector::new(DetectorConfig::default(), fs, 1).unwrap();
-        let mut out = Vec::new();
-        for (i, v) in x.iter().enumerate() {
-            d.set_noisy(some && i > 4 * 500, every && i > 4 * 500);
-            d.process(&[*v], &mut out);
-        }
-        d.finish(&mut out);
-        out.len()
+        detect_noisy(&x, fs, DetectorConfig::default(), some, every).len()
     }
 
     #[test]
@@ -730,15 +715,29 @@ mod tests {
         (x, rs)
     }
 
-    /// Every detection of `x` (one lead) with the default settings, the record finished.
-    fn detect_all(x: &[f64], fs: f64) -> Vec<Detection> {
-        let mut d = QrsDetector::new(DetectorConfig::default(), fs, 1).unwrap();
+    /// Every detection of `x` (one lead at `fs`) with settings `cfg`, the record finished; the
+    /// quality stage finds some / every lead noisy from 4 s on (after the learning period).
+    fn detect_noisy(
+        x: &[f64],
+        fs: f64,
+        cfg: DetectorConfig,
+        some: bool,
+        every: bool,
+    ) -> Vec<Detection> {
+        let mut d = QrsDetector::new(cfg, fs, 1).unwrap();
         let mut out = Vec::new();
-        for v in x {
+        let after = (4.0 * fs) as usize;
+        for (i, v) in x.iter().enumerate() {
+            d.set_noisy(some && i > after, every && i > after);
             d.process(&[*v], &mut out);
         }
         d.finish(&mut out);
         out
+    }
+
+    /// Every detection of `x` (one lead) with the default settings, the record finished.
+    fn detect_all(x: &[f64], fs: f64) -> Vec<Detection> {
+        detect_noisy(x, fs, DetectorConfig::default(), false, false)
     }
 
     #[test]
@@ -955,13 +954,7 @@ mod tests {
 
     /// Detections of 1 lead at 500 Hz with the given settings, the record finished.
     fn detect_with(x: &[f64], cfg: DetectorConfig) -> Vec<Detection> {
-        let mut d = QrsDetector::new(cfg, 500.0, 1).unwrap();
-        let mut out = Vec::new();
-        for v in x {
-            d.process(&[*v], &mut out);
-        }
-        d.finish(&mut out);
-        out
+        detect_noisy(x, 500.0, cfg, false, false)
     }
 
     #[test]
