@@ -162,15 +162,13 @@ impl Confusion {
         pct(self.tp(), self.tp() + self.fp())
     }
 
-    /// QRS Se and PPV, %, with detections classed `noise` (unreadable signal, or too small and unlike
-    /// the usual beat to be a QRS) or `unknown` (not delineated) taken as labelled noise — left out,
-    /// not counted as beats: a matched one becomes a miss, an unmatched one is no false beat. The
-    /// issue's "report both ways".
+    /// QRS Se and PPV, %, with detections classed `noise` (unreadable signal without one of the
+    /// record's QRS shapes, or too small and unlike the usual beat to be a QRS) left out, not counted
+    /// as beats, as `bxb` counts no NOISE annotation: a matched one becomes a miss, an unmatched one
+    /// is no false beat. An `unknown` detection (not delineated) is a beat of unknown class, as `Q`
+    /// is. The "report both ways".
     pub fn se_ppv_excluding_noise(&self) -> (f64, f64) {
-        let cols = [
-            class_index(BeatClass::Unknown),
-            class_index(BeatClass::Noise),
-        ];
+        let cols = [class_index(BeatClass::Noise)];
         let matched_noise: usize = self
             .counts
             .iter()
@@ -346,6 +344,18 @@ pub fn evaluate_mitdb(
     only: Option<&[String]>,
     noise: Option<&NoiseStress>,
 ) -> Result<MitdbReport, EvalError> {
+    evaluate_mitdb_to(db_dir, cfg, only, noise, None)
+}
+
+/// [`evaluate_mitdb`], writing each record's analysis (the `qrsd analyze --json` document, of the
+/// noise-stress variant when noise is added) to `json_out/NAME.json` when given.
+pub fn evaluate_mitdb_to(
+    db_dir: &Path,
+    cfg: &PipelineConfig,
+    only: Option<&[String]>,
+    noise: Option<&NoiseStress>,
+    json_out: Option<&Path>,
+) -> Result<MitdbReport, EvalError> {
     let names = list_records(db_dir, only)?;
     let noise_recs = match noise {
         Some(n) => n
@@ -372,6 +382,11 @@ pub fn evaluate_mitdb(
                 source,
             })?;
         rep.analysis_seconds += t0.elapsed().as_secs_f64();
+        if let Some(dir) = json_out {
+            let path = dir.join(format!("{name}.json"));
+            let body = serde_json::to_string(&analysis).unwrap_or_default();
+            std::fs::write(&path, body).map_err(|source| EvalError::Database { path, source })?;
+        }
         rep.signal_seconds += rec.len_samples() as f64 / rec.fs_hz;
         let c = score_record(&ann, &analysis.beats, rec.fs_hz);
         rep.gross.add(&c);
@@ -473,7 +488,8 @@ pub fn in_noise_segment(i: usize, fs_hz: f64) -> bool {
 /// record, each normalised to unit power and summed (equal power from each), scaled to the SNR against
 /// that lead's QRS amplitude (`annotations`: the record's beat labels), in the noise segments only.
 /// The noise records are used from their start and must be at the record's rate; a shorter noise
-/// record leaves the rest of the record clean.
+/// record leaves the rest of the record clean. Each switch on or off keeps the sum continuous, as the
+/// WFDB `nst` tool does: the offset it takes stays until the next switch.
 pub fn add_noise_stress(
     rec: &mut Recording,
     annotations: &[Annotation],
@@ -512,10 +528,18 @@ pub fn add_noise_stress(
             continue;
         }
         let gain = (s / (n * 10f64.powf(snr_db / 10.0))).sqrt();
+        // As `nst` does, each switch of the noise on or off moves an offset that keeps the sum
+        // continuous: the noise's own level at the switch (baseline wander is far from zero) would
+        // otherwise make a step no recording has, and a detector would see a beat in it.
+        let mut offset_uv = 0.0f64;
+        let mut g_prev = 0.0f64;
         for (i, (y, v)) in lead.samples_uv.iter_mut().zip(&sum).enumerate() {
-            if in_noise_segment(i, fs) {
-                *y += (gain * v) as f32;
+            let g = if in_noise_segment(i, fs) { gain } else { 0.0 };
+            if g != g_prev && i > 0 {
+                offset_uv += (g - g_prev) * sum[i - 1];
             }
+            g_prev = g;
+            *y += (g * v - offset_uv) as f32;
         }
     }
 }
@@ -546,7 +570,7 @@ pub fn format_report(rep: &MitdbReport, per_record: bool) -> String {
     let (se_n, ppv_n) = g.se_ppv_excluding_noise();
     let _ = writeln!(
         s,
-        "QRS  gross, detections classed noise or unknown left out: Se {se_n:.2} %  PPV {ppv_n:.2} %"
+        "QRS  gross, detections classed noise left out: Se {se_n:.2} %  PPV {ppv_n:.2} %"
     );
     let _ = writeln!(
         s,
@@ -701,12 +725,17 @@ mod tests {
         assert_eq!(c.share(Group::Paced, BeatClass::Paced), (1, 100.0));
         assert_eq!(c.share(Group::PacedFusion, BeatClass::Paced), (1, 0.0));
         assert_eq!(c.row(Group::N)[MISSED], 1);
-        // An undelineated detection taken as noise: a matched one becomes a miss.
+        // A detection classed noise is no beat: a matched one becomes a miss …
         let mut beats = beats;
-        beats[4].class = BeatClass::Unknown; // the F beat
+        beats[4].class = BeatClass::Noise; // the F beat
         let c = score_record(&anns, &beats, fs);
         let (se, ppv) = c.se_ppv_excluding_noise();
         assert_eq!((se, ppv), (400.0 / 6.0, 400.0 / 5.0));
+        // … an unmatched one no false beat; an undelineated (`unknown`) one is still a beat.
+        beats[3].class = BeatClass::Noise; // the late detection
+        beats[5].class = BeatClass::Unknown; // the `/` beat
+        let c = score_record(&anns, &beats, fs);
+        assert_eq!(c.se_ppv_excluding_noise(), (400.0 / 6.0, 100.0));
     }
 
     #[test]
@@ -720,8 +749,9 @@ mod tests {
         let anns: Vec<Annotation> = (0..n / 100)
             .map(|k| ann(k as i64 * 100 + 50, "N"))
             .collect();
+        // Far from zero, as baseline wander is: a switch without an offset would step by ~500·gain.
         let noise: Vec<f32> = (0..n)
-            .map(|i| if i % 2 == 0 { 10.0 } else { -10.0 })
+            .map(|i| if i % 2 == 0 { 510.0 } else { 490.0 })
             .collect();
         let mk = |x: Vec<f32>| Recording {
             fs_hz: fs,
@@ -738,11 +768,25 @@ mod tests {
             .zip(&sig)
             .map(|(a, b)| f64::from(a - b))
             .collect();
-        // Clean before minute 5 and in minutes 7–9, noisy in 5–7 and 9–11.
-        let at = |s: f64| added[(s * fs) as usize].abs();
+        // Clean before minute 5; noise in 5–7 and 9–11; in 7–9 only the constant offset that kept
+        // the switch-off continuous.
+        let at = |s: f64| added[(s * fs) as usize];
         assert_eq!(at(299.0), 0.0);
-        assert!(at(301.0) > 0.0 && at(541.0) > 0.0);
-        assert_eq!(at(421.0), 0.0);
+        assert!(at(301.0) != at(301.01) && at(541.0) != at(541.01));
+        assert_eq!(at(421.0), at(421.01));
+        // No step at any switch: the added noise moves no more across one than within a segment.
+        let within = (30_001..42_000)
+            .map(|i| (added[i] - added[i - 1]).abs())
+            .fold(0.0, f64::max);
+        assert!(within > 0.0);
+        for t_s in [300.0, 420.0, 540.0, 660.0] {
+            let i = (t_s * fs) as usize;
+            let step = (added[i] - added[i - 1]).abs();
+            assert!(
+                step <= within + 1e-6,
+                "{t_s} s: step {step} µV, within {within} µV"
+            );
+        }
         // S = 1000² / 8; N = a²: 10·log10(S/N) = 6 dB.
         let p = noise_power(&added[(300.0 * fs) as usize..(420.0 * fs) as usize], fs);
         let snr = 10.0 * (1000.0f64.powi(2) / 8.0 / p).log10();

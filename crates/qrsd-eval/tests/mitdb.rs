@@ -35,11 +35,12 @@ fn mitdb_detection_and_class_do_not_regress() {
     // signal level stopped at 3x the noise level in pauses; 99.62 % before undelineable search-back detections were dropped, 99.53 % before
     // the threshold rose where any lead is noisy, 99.42 % before it rose where every lead is).
     assert!(g.ppv() >= 99.8, "QRS PPV {:.2}%", g.ppv());
-    // Today 99.61 % / 99.91 % (99.60 % / 99.90 % before bc80985; on b126f20 99.57 %, and 99.55 % once beats without the P wave stayed
-    // ectopic: a few more are compared with the conducted template and come out `noise`).
+    // Today 99.74 % / 99.90 % with the detections classed noise left out (an unreadable stretch's
+    // detection is a beat when it correlates ≥ 0.6 with one of the record's shapes; 99.61 % / 99.91 %
+    // before, with `unknown` detections left out too).
     let (se_n, ppv_n) = g.se_ppv_excluding_noise();
     assert!(
-        se_n >= 99.5 && ppv_n >= 99.85,
+        se_n >= 99.65 && ppv_n >= 99.85,
         "without noise-classed: Se {se_n:.2}% PPV {ppv_n:.2}%"
     );
     let u = &rep.gross_unpaced;
@@ -57,7 +58,7 @@ fn mitdb_detection_and_class_do_not_regress() {
 }
 
 /// `(SNR dB, min Se %, min PPV %)` of the bw+ma noise-stress variants of 118 and 119, counting every
-/// detection, and the same with the detections classed `noise` or `unknown` left out.
+/// detection, and the same with the detections classed `noise` left out.
 /// At most `max_n_paced` N-like beats may be classed paced (118 and 119 are not paced records: a
 /// noise spike taken for a stimulus).
 fn noise_stress_holds(snr_db: f64, all: (f64, f64), without_noise: (f64, f64), max_n_paced: usize) {
@@ -90,24 +91,20 @@ fn noise_stress_holds(snr_db: f64, all: (f64, f64), without_noise: (f64, f64), m
 
 #[test]
 fn noise_stress_12_db_does_not_regress() {
-    // Today 99.97 / 99.47 %, without noise-classed 99.64 / 99.66 % (99.89 / 98.54 % and 99.64 /
-    // 99.44 % before the threshold rose where any lead is noisy; 99.86 / 96.85 % and 99.61 / 99.11 %
-    // before the detector used the quality labels).
-    // N-like beats classed paced: 1 (5 before weak stimulus candidates were trusted only where the
-    // best lead is clean).
-    noise_stress_holds(12.0, (99.8, 99.3), (99.5, 99.5), 2);
+    // Today 100.00 / 99.58 %, without noise-classed 100.00 / 99.67 % (99.97 / 99.47 % before the
+    // noise switched on and off without a step, as `nst` adds it; history in docs/history.md).
+    // N-like beats classed paced: 1.
+    noise_stress_holds(12.0, (99.8, 99.5), (99.5, 99.5), 2);
 }
 
 #[test]
 fn noise_stress_6_db_does_not_regress() {
-    // Today 99.58 / 93.91 %, without noise-classed 92.62 / 98.05 % (93.64 % / 97.99 % before the
-    // signal level stopped at 3x the noise level) (99.55 / 92.09 % and 92.70 /
-    // 97.24 % before the threshold rose where any lead is noisy; 99.47 / 86.70 % and 92.40 /
-    // 95.55 % before the detector used the quality labels) (98.41 / 92.56 % before the
-    // quality stage: beats in stretches unreadable in both leads are `noise` now).
-    // N-like beats classed paced: 19 (26 before weak candidates needed a clean stretch; the rest are
-    // noise spikes above the pace detector's own threshold).
-    noise_stress_holds(6.0, (99.3, 93.0), (91.5, 97.5), 22);
+    // Today 99.64 / 94.06 %, without noise-classed 99.25 / 97.37 % (the targets: 99 / 97 %); 92.62 /
+    // 98.05 % (`unknown` left out as well) when an unreadable stretch's detection needed ≥ 0.9
+    // likeness to the usual beat, not ≥ 0.6 to any of the record's recurring shapes.
+    // N-like beats classed paced: 22 (19 before: beats then classed noise; noise spikes above the
+    // pace detector's own threshold).
+    noise_stress_holds(6.0, (99.3, 93.0), (99.0, 97.0), 25);
 }
 
 #[test]

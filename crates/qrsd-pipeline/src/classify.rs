@@ -65,6 +65,13 @@ const DIFFERENT: f64 = 0.85;
 const UNLIKE: f64 = 0.55;
 /// Correlation at or above which a beat updates the template.
 const ALIKE: f64 = 0.9;
+/// In an unreadable stretch, a detection correlating this well with a known shape is a QRS: at 6 dB
+/// of muscle and baseline noise (MIT-BIH noise stress) the QRS complexes keep ≥ 0.6 while the noise
+/// peaks the detector took stay below it.
+const NOISY_ALIKE: f64 = 0.6;
+/// An alternate shape seen this often is one of the record's own (an alternate conduction or a
+/// recurring extrasystole), not a one-off artefact.
+const KNOWN_AFTER: u32 = 4;
 /// Consecutive on-time beats shaped differently after which their shape becomes the usual one (the
 /// rhythm changed, e.g. a bundle-branch block appeared or capture was lost).
 const ADOPT_AFTER: u32 = 4;
@@ -326,18 +333,20 @@ impl Classifier {
         self.last_intrinsic = false;
     }
 
-    /// Whether the beat correlates ≥ `ALIKE` with the confirmed usual beat (or one of its established
-    /// alternate shapes): a QRS of the record's own morphology, whatever the noise around it. Learns
-    /// nothing.
-    pub(crate) fn matches_usual(&mut self, shape: &Shape<'_>) -> bool {
+    /// Whether a detection in an unreadable stretch is a QRS of the record's own: it correlates
+    /// ≥ `NOISY_ALIKE` with the confirmed usual beat or a shape seen `KNOWN_AFTER` times (an alternate
+    /// conduction or a recurring extrasystole), re-aligned within a QRS's span (noise moves the
+    /// largest deflection the R is placed on). Learns nothing.
+    pub(crate) fn matches_known(&mut self, shape: &Shape<'_>) -> bool {
         if !self.confirmed || !self.sample(shape) {
             return false;
         }
-        self.likeness(&self.template).0 >= ALIKE
-            || self
-                .alt
-                .iter()
-                .any(|a| a.usual() && self.likeness(&a.template).0 >= ALIKE)
+        self.likeness_within(&self.template, REALIGN_SHIFT).0 >= NOISY_ALIKE
+            || self.alt.iter().any(|a| {
+                a.used
+                    && a.on_time + a.premature >= KNOWN_AFTER
+                    && self.likeness_within(&a.template, REALIGN_SHIFT).0 >= NOISY_ALIKE
+            })
     }
 
     /// The class from the usual beat's context (rhythm, width, shape), and that context updated.
@@ -1084,6 +1093,66 @@ mod tests {
                 expected,
                 "{rrs:?}"
             );
+        }
+    }
+
+    /// Uniform noise in ±`a_uv`, the same every run (a linear congruential generator).
+    fn noise(a_uv: f64, seed: u64) -> Vec<Vec<f64>> {
+        let mut x = seed;
+        (0..2)
+            .map(|_| {
+                (0..LEN)
+                    .map(|_| {
+                        x = x
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        a_uv * ((x >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0)
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn in_unreadable_signal_only_the_records_own_shapes_are_beats() {
+        let mut c = Classifier::new(2);
+        let mut r = 0;
+        for _ in 0..6 {
+            r += 400;
+            run(&mut c, r, 45, false);
+        }
+        // An extrasystole recurring four times: one of the record's shapes, though never usual.
+        for _ in 0..4 {
+            r += 240;
+            assert_eq!(run(&mut c, r, 47, true), BeatClass::Ectopic);
+            r += 560;
+            run(&mut c, r, 45, false);
+        }
+        let at = |w: &[Vec<f64>], r_index: usize| -> bool {
+            let mut c = c.clone();
+            c.matches_known(&Shape {
+                window: w,
+                len: LEN,
+                r_index,
+                onset_index: None,
+                fs_hz: FS,
+            })
+        };
+        let plus = |a: Vec<Vec<f64>>, b: Vec<Vec<f64>>| -> Vec<Vec<f64>> {
+            a.iter()
+                .zip(&b)
+                .map(|(x, y)| x.iter().zip(y).map(|(u, v)| u + v).collect())
+                .collect()
+        };
+        // The usual beat in noise of about its own RMS over the window (likeness ~0.75) …
+        let noisy = plus(window(false), noise(500.0, 7));
+        assert!(at(&noisy, R));
+        // … with its R put 40 ms off by a noise peak …
+        assert!(at(&noisy, R + 20));
+        // … and the recurring extrasystole are QRS complexes; the noise alone is none.
+        assert!(at(&plus(window(true), noise(500.0, 9)), R));
+        for seed in 1..20 {
+            assert!(!at(&noise(500.0, seed), R), "seed {seed}");
         }
     }
 

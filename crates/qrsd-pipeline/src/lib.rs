@@ -640,10 +640,18 @@ impl Pipeline {
             onset_index: dl.global.onset,
             fs_hz: self.cfg.fs_hz,
         };
-        // No lead is readable here: what the detector found is only a beat when it has the record's
-        // own QRS shape (noise does not correlate ≥ 0.9 with it over ±80 ms in every lead).
+        // No lead is readable here: what the detector found is only a beat when it has one of the
+        // record's own QRS shapes, around the delineated R or, where noise stretched the delineated
+        // QRS and took its R along, around the detector's peak.
         let quality = self.beat_quality(start + dl.r_index as u64);
-        let class = if !quality.readable() && !self.classifier.matches_usual(&shape) {
+        let known = |c: &mut Classifier| {
+            c.matches_known(&shape)
+                || c.matches_known(&Shape {
+                    r_index: (d.r_sample - start) as usize,
+                    ..shape
+                })
+        };
+        let class = if !quality.readable() && !known(&mut self.classifier) {
             self.classifier.skipped();
             BeatClass::Noise
         } else {

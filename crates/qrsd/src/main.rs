@@ -152,7 +152,8 @@ struct EvalArgs {
     /// Run both the causal and the zero-phase conditioning and print the offset differences.
     #[arg(long)]
     compare_zero_phase: bool,
-    /// Write each record's analyze JSON here (for the reference scorer).
+    /// Write each record's analyze JSON here (LUDB: for the reference scorer; MIT-BIH: of the
+    /// noise-stress variant with `--noise-stress`).
     #[arg(long)]
     json_out: Option<PathBuf>,
     /// Print per-record detection counts and QRSd errors.
@@ -363,7 +364,16 @@ fn eval_mitdb(e: EvalArgs) -> Result<()> {
         snr_db,
         noise_records: vec![e.dir.join("bw.hea"), e.dir.join("ma.hea")],
     });
-    let rep = qrsd_eval::mitdb::evaluate_mitdb(&e.dir, &cfg, e.records.as_deref(), noise.as_ref())?;
+    if let Some(dir) = &e.json_out {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let rep = qrsd_eval::mitdb::evaluate_mitdb_to(
+        &e.dir,
+        &cfg,
+        e.records.as_deref(),
+        noise.as_ref(),
+        e.json_out.as_deref(),
+    )?;
     print!("{}", qrsd_eval::mitdb::format_report(&rep, e.per_record));
     Ok(())
 }
