@@ -622,13 +622,19 @@ pub fn format_report(rep: &MitdbReport, per_record: bool) -> String {
     if per_record {
         let _ = writeln!(
             s,
-            "{:<6} {:>6} {:>4} {:>4} {:>7} {:>7} {:>5} {:>7} {:>7} {:>6} {:>6} {:>7}",
+            "per record (Se -n, PPV -n: detections classed noise left out)"
+        );
+        let _ = writeln!(
+            s,
+            "{:<6} {:>6} {:>4} {:>4} {:>7} {:>7} {:>7} {:>7} {:>5} {:>7} {:>7} {:>6} {:>6} {:>7}",
             "record",
             "TP",
             "FN",
             "FP",
             "Se %",
             "PPV %",
+            "Se -n",
+            "PPV -n",
             "V",
             "VEB Se",
             "VEB +P",
@@ -638,15 +644,18 @@ pub fn format_report(rep: &MitdbReport, per_record: bool) -> String {
         );
         for (name, c) in &rep.per_record {
             let (np, paced) = c.share(Group::Paced, BeatClass::Paced);
+            let (se_n, ppv_n) = c.se_ppv_excluding_noise();
             let _ = writeln!(
                 s,
-                "{:<6} {:>6} {:>4} {:>4} {:>7.2} {:>7.2} {:>5} {:>7.1} {:>7.1} {:>6} {:>6} {:>7}",
+                "{:<6} {:>6} {:>4} {:>4} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>5} {:>7.1} {:>7.1} {:>6} {:>6} {:>7}",
                 name,
                 c.tp(),
                 c.fn_(),
                 c.fp(),
                 c.se(),
                 c.ppv(),
+                se_n,
+                ppv_n,
                 c.veb_total(),
                 c.veb_se(),
                 c.veb_ppv(),
