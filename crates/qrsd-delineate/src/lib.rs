@@ -281,6 +281,17 @@ pub struct BeatHints {
     /// which may fall before or inside the QRS: no boundary is placed inside it (an onset that falls
     /// there moves to its end), and it is left out of the noise estimate.
     pub later_stimulus: Option<(usize, usize)>,
+    /// Leads to leave out (bit `l` = lead `l`; leads from 64 on are never left out): their electrode
+    /// is off, so their samples are not an ECG. They get no boundaries and take no part in the QRS
+    /// region, the noise reference, the global QRS or R: the global QRS is taken over the others.
+    pub excluded: u64,
+}
+
+impl BeatHints {
+    /// Whether lead `l` is left out ([`BeatHints::excluded`]).
+    pub fn is_excluded(&self, l: usize) -> bool {
+        l < 64 && self.excluded & (1u64 << l) != 0
+    }
 }
 
 /// Reusable delineator for one sampling rate and lead count.
@@ -430,16 +441,23 @@ impl Delineator {
         for l in 0..n_leads {
             self.noise[l] = self.noise_floor(l, noise_end.max(1), art_lo, art_hi);
         }
+        // A lead whose electrode is off (held flat, or garbage) sets no noise reference.
         let mut sorted = [0.0f64; 64];
-        let k = n_leads.min(64);
-        sorted[..k].copy_from_slice(&self.noise[..k]);
+        let mut k = 0;
+        for l in (0..n_leads).filter(|&l| !hints.is_excluded(l)).take(64) {
+            sorted[k] = self.noise[l];
+            k += 1;
+        }
+        if k == 0 {
+            return;
+        }
         sorted[..k].sort_unstable_by(f64::total_cmp);
         let ref_noise = sorted[k / 2].max(1e-6);
         // Combined slope: leads weighted by 1 / max(own noise, median noise), so that a lead much noisier
         // than the others cannot dominate, and summed in quadrature (spatial velocity).
         let mut g_noise2 = 0.0;
         self.summed[..n].fill(0.0);
-        for l in 0..n_leads {
+        for l in (0..n_leads).filter(|&l| !hints.is_excluded(l)) {
             let w = 1.0 / self.noise[l].max(ref_noise);
             g_noise2 += (w * self.noise[l]).powi(2);
             for (si, di) in self.summed[..n].iter_mut().zip(&self.slopes[l][..n]) {
@@ -487,6 +505,9 @@ impl Delineator {
         };
         last_read = last_read.max(hi + 1);
         for (l, x) in leads.iter().enumerate().take(n_leads) {
+            if hints.is_excluded(l) {
+                continue; // no boundaries (out.leads[l] stays empty)
+            }
             let d = &self.slopes[l][..n];
             let (mut b, read) = lead_bounds(x, d, &search, self.noise[l], &self.cfg);
             last_read = last_read.max(read);
@@ -632,6 +653,7 @@ impl Delineator {
             let half = self.samples(R_SMOOTH_HALF_MS).max(1);
             out.r_index = refine_r(
                 &leads[..n_leads],
+                hints,
                 (first, last),
                 half,
                 &mut self.scratch,
@@ -1028,6 +1050,7 @@ const R_SMOOTH_HALF_MS: f64 = 8.0;
 /// `cum` are scratch of at least `off − on + 1` and `off − on + 2` values.
 fn refine_r(
     leads: &[&[f64]],
+    hints: BeatHints,
     (on, off): (usize, usize),
     half: usize,
     energy: &mut [f64],
@@ -1043,7 +1066,9 @@ fn refine_r(
         let i = on + k;
         *e = leads
             .iter()
-            .map(|x| (x[i] - (x[on] + f * (x[off] - x[on]))).powi(2))
+            .enumerate()
+            .filter(|(l, _)| !hints.is_excluded(*l))
+            .map(|(_, x)| (x[i] - (x[on] + f * (x[off] - x[on]))).powi(2))
             .sum();
     }
     cum[0] = 0.0;
@@ -1122,6 +1147,58 @@ mod tests {
     }
 
     #[test]
+    fn an_excluded_lead_takes_no_part_whatever_it_carries() {
+        let fs = 500.0;
+        let (n, on, off) = (325, 100, 165);
+        let clean = twelve_leads(n, on, off, 4);
+        // Lead 8 (V3) as an electrode coming back on just before the QRS leaves it: a 3 mV jump
+        // from the held value 16 ms before the QRS, decaying through the high-pass.
+        let mut leads = clean.clone();
+        for (i, v) in leads[8].iter_mut().enumerate() {
+            *v = if i < on - 8 {
+                0.0
+            } else {
+                3000.0 * (-((i - (on - 8)) as f64) / (0.318 * fs)).exp()
+            };
+        }
+        let delineate = |leads: &[Vec<f64>], excluded: u64| {
+            let views: Vec<&[f64]> = leads.iter().map(|v| v.as_slice()).collect();
+            let mut d = Delineator::new(DelineationConfig::default(), fs, views.len());
+            let mut out = Delineation::default();
+            let hints = BeatHints {
+                excluded,
+                ..BeatHints::default()
+            };
+            d.delineate_with(&views, 130, hints, &mut out);
+            out
+        };
+        // The same beat over the 11 other leads.
+        let eleven: Vec<Vec<f64>> = clean
+            .iter()
+            .enumerate()
+            .filter(|(l, _)| *l != 8)
+            .map(|(_, v)| v.clone())
+            .collect();
+        let want = delineate(&eleven, 0);
+        let left_out = delineate(&leads, 1 << 8);
+        assert_eq!(left_out.global, want.global);
+        assert_eq!(left_out.r_index, want.r_index);
+        assert_eq!(left_out.leads[8], Bounds::default(), "no boundaries");
+        for l in 0..12 {
+            if l != 8 {
+                assert_eq!(left_out.leads[l], want.leads[if l < 8 { l } else { l - 1 }]);
+            }
+        }
+        // Taken in, the jump is delineated as that lead's QRS and starts the beat early.
+        let taken = delineate(&leads, 0);
+        let early = taken.leads[8].onset.expect("the jump has boundaries");
+        assert!(early + 6 < on, "{early}");
+        assert_ne!(taken.global, want.global);
+        // Every lead left out: no QRS.
+        assert_eq!(delineate(&clean, u64::MAX).global, Bounds::default());
+    }
+
+    #[test]
     fn learned_global_stays_near_the_leads_and_leaves_paced_onsets_alone() {
         let fs = 500.0;
         let (n, on, off) = (325, 100, 165);
@@ -1159,6 +1236,7 @@ mod tests {
         let hints = BeatHints {
             stimulus: Some((on - 12, on - 8)),
             later_stimulus: None,
+            excluded: 0,
         };
         let (p_ranked, p_learned) = (run(false, hints), run(true, hints));
         assert_eq!(p_ranked.global.onset, p_learned.global.onset);
@@ -1188,6 +1266,7 @@ mod tests {
             let hints = BeatHints {
                 stimulus: Some((on - 24, on - 20)),
                 later_stimulus: None,
+                excluded: 0,
             };
             let run = |learned_correction: bool, dead_ms: f64| {
                 let cfg = DelineationConfig {
@@ -1232,6 +1311,7 @@ mod tests {
             let hints = BeatHints {
                 stimulus: Some(art),
                 later_stimulus: None,
+                excluded: 0,
             };
             d.delineate_with(&views, 140, hints, &mut out);
             out

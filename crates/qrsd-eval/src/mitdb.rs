@@ -696,6 +696,7 @@ mod tests {
             pace_sample: None,
             global: Boundary::default(),
             leads: Vec::new(),
+            leads_excluded: Vec::new(),
             vcg: Default::default(),
         }
     }

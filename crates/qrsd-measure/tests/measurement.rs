@@ -92,6 +92,7 @@ fn make(r: u64, b: B) -> BeatInput {
                 bounds: g,
             },
         ],
+        leads_excluded: Vec::new(),
         vcg: Default::default(),
     };
     let mut input = BeatInput::new(beat, FS);

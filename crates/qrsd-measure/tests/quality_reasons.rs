@@ -29,6 +29,7 @@ fn beat(r: u64) -> BeatInput {
                 bounds: g,
             })
             .collect(),
+        leads_excluded: Vec::new(),
         vcg: Default::default(),
     };
     let mut input = BeatInput::new(b, FS);

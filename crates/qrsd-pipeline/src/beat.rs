@@ -67,6 +67,11 @@ pub struct Beat {
     /// Per-lead boundaries, serialised as an object keyed by lead name.
     #[serde(serialize_with = "leads_as_map")]
     pub leads: Vec<LeadBoundary>,
+    /// Leads left out of this beat's delineation, in input order: flagged off by the source
+    /// ([`crate::Pipeline::set_leads_off`]) or flat (quality `lead_off`). They have no boundaries, and
+    /// `global` is taken over the other leads. Omitted from JSON when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub leads_excluded: Vec<String>,
     /// QRS area and the other vectorcardiographic figures over the global QRS, on the conditioned
     /// signal (`null` each unless the leads include I, II and V1–V6; [`crate::vcg`]).
     #[serde(flatten)]
@@ -74,6 +79,18 @@ pub struct Beat {
 }
 
 impl Beat {
+    /// How many leads the global QRS was taken over: the leads not excluded.
+    pub fn leads_considered(&self) -> usize {
+        self.leads.len().saturating_sub(self.leads_excluded.len())
+    }
+
+    /// Whether lead `name` (case-insensitive) was left out of the beat.
+    pub fn is_excluded(&self, name: &str) -> bool {
+        self.leads_excluded
+            .iter()
+            .any(|n| n.eq_ignore_ascii_case(name))
+    }
+
     /// The boundaries of lead `name` (case-insensitive).
     pub fn lead(&self, name: &str) -> Option<&Boundary> {
         self.leads

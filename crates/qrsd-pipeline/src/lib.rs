@@ -177,6 +177,19 @@ const BEAT_QUALITY_AFTER_R_MS: f64 = 100.0;
 const UNFLAGGED_TAIL_MS: f64 = 6.0;
 /// Pending detections and remembered stimuli are bounded (a hostile signal cannot grow memory).
 const MAX_PENDING: usize = 64;
+/// A lead flagged off up to this long before a beat's window is still left out of the beat, ms: when
+/// its electrode comes back on, the signal jumps from the held value and the band filters turn that
+/// step into slopes for a while (the notch rings for ~150 ms).
+pub const OFF_SETTLE_MS: f64 = 200.0;
+
+/// The lowest `n` bits set (all 64 for `n` ≥ 64).
+fn low_bits(n: usize) -> u64 {
+    if n >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << n) - 1
+    }
+}
 
 /// The streaming pipeline.
 #[derive(Debug)]
@@ -223,6 +236,14 @@ pub struct Pipeline {
     early_post: Option<u64>,
     /// Positions of I, II, V1..V6 among the leads, when all are present (the VCG needs them).
     kors: Option<[usize; 8]>,
+    /// Leads the source flags off now ([`Pipeline::set_leads_off`]), bit per lead.
+    leads_off: u64,
+    /// Per lead: the input sample from which it has been flagged off (`u64::MAX`: on).
+    off_since: Vec<u64>,
+    /// Per lead: the last input sample of its latest finished off stretch (`None`: never off).
+    off_last: Vec<Option<u64>>,
+    /// Leads left out of the beat being delineated (bit per lead; see [`Pipeline::excluded_at`]).
+    excluded: u64,
 }
 
 impl Pipeline {
@@ -290,6 +311,10 @@ impl Pipeline {
             early_tried: None,
             early_post,
             kors: vcg::kors_indices(&cfg.lead_names),
+            leads_off: 0,
+            off_since: vec![u64::MAX; n],
+            off_last: vec![None; n],
+            excluded: 0,
             cfg,
         })
     }
@@ -312,6 +337,54 @@ impl Pipeline {
     /// Non-finite input samples replaced by the lead's last valid value so far.
     pub fn invalid_samples(&self) -> u64 {
         self.invalid_samples
+    }
+
+    /// The leads the source flags off (bit `l` = lead `l`, e.g. the amplifier's lead-off signal mapped
+    /// to the pipeline's leads, derived leads included), from the next frame pushed on until changed.
+    /// A beat whose window (R − `pre_ms` − [`OFF_SETTLE_MS`] to the end of the window it is
+    /// delineated on: R + `early_post_ms` when delivered early, else R + `post_ms`) touches a lead's
+    /// off stretch is delineated without that lead ([`Beat::leads_excluded`]). Cheap when unchanged:
+    /// call it with every frame.
+    pub fn set_leads_off(&mut self, mask: u64) {
+        let changed = (mask ^ self.leads_off) & low_bits(self.n_leads);
+        if changed == 0 {
+            return;
+        }
+        for l in (0..self.n_leads).filter(|&l| changed & (1u64 << l) != 0) {
+            if mask & (1u64 << l) != 0 {
+                self.off_since[l] = self.n_in;
+            } else {
+                // Off for no frame at all (set and cleared between two frames): nothing to remember.
+                if self.off_since[l] < self.n_in {
+                    self.off_last[l] = Some(self.n_in - 1);
+                }
+                self.off_since[l] = u64::MAX;
+            }
+        }
+        self.leads_off = mask & low_bits(self.n_leads);
+    }
+
+    /// The leads to leave out of a beat whose window is ring indices `start..=end` and whose detector R
+    /// is `r` (ring index): flagged off by the source within the window or shortly before it (a lead
+    /// coming back on jumps from its held value, and the filters carry that step on), or labelled
+    /// `lead_off` (flat for 2 s: an amplifier without a lead-off signal, a replayed recording) in the
+    /// quality block the beat reads.
+    fn excluded_at(&self, r: u64, start: u64, end: u64) -> u64 {
+        let settle = (OFF_SETTLE_MS * self.cfg.fs_hz / 1000.0).ceil() as u64;
+        // Ring indices are input samples delayed by the filters.
+        let lo = start.saturating_sub(self.filter_delay + settle);
+        let hi = end.saturating_sub(self.filter_delay);
+        let block = self.beat_block(r);
+        let mut mask = 0u64;
+        for l in 0..self.n_leads.min(64) {
+            let flagged =
+                self.off_since[l] <= hi || self.off_last[l].is_some_and(|last| last >= lo);
+            let flat = block.and_then(|b| self.quality.label(l, b)) == Some(Quality::LeadOff);
+            if flagged || flat {
+                mask |= 1u64 << l;
+            }
+        }
+        mask
     }
 
     /// Push one frame (`frame_uv[l]` = lead `l` in µV; NaN = invalid sample) and the amplifier's pace flag.
@@ -542,7 +615,11 @@ impl Pipeline {
             }
         }
         let views: Vec<&[f64]> = self.window.iter().map(|w| &w[..len]).collect();
-        let hints = self.stimulus_artefacts(d.r_sample, start, len);
+        self.excluded = self.excluded_at(d.r_sample, start, end);
+        let hints = BeatHints {
+            excluded: self.excluded,
+            ..self.stimulus_artefacts(d.r_sample, start, len)
+        };
         self.delineator.delineate_with(
             &views,
             (d.r_sample - start) as usize,
@@ -690,8 +767,13 @@ impl Pipeline {
             _ => (global, leads),
         };
         let dl = &self.delineation;
-        // Once per beat, over the QRS only: the conditioned samples are still in the window.
-        let vcg = match (self.kors, dl.global.onset, dl.global.offset) {
+        // Once per beat, over the QRS only: the conditioned samples are still in the window. The
+        // Kors matrix needs all eight of its leads: none without one of them.
+        let kors = self.kors.filter(|k| {
+            k.iter()
+                .all(|&l| l >= 64 || self.excluded & (1u64 << l) == 0)
+        });
+        let vcg = match (kors, dl.global.onset, dl.global.offset) {
             (Some(k), Some(on), Some(off)) if off < len => {
                 let w = &self.window;
                 let hp_k = vcg::highpass_k(self.cfg.fs_hz, self.cfg.filter.highpass_hz);
@@ -699,6 +781,14 @@ impl Pipeline {
             }
             _ => vcg::QrsVcg::default(),
         };
+        let leads_excluded = self
+            .cfg
+            .lead_names
+            .iter()
+            .enumerate()
+            .filter(|(l, _)| *l < 64 && self.excluded & (1u64 << l) != 0)
+            .map(|(_, n)| n.clone())
+            .collect();
         out.push(Beat {
             r_sample,
             class,
@@ -706,6 +796,7 @@ impl Pipeline {
             pace_sample,
             global,
             leads,
+            leads_excluded,
             vcg,
         });
         true
@@ -721,6 +812,7 @@ impl Pipeline {
             BeatHints {
                 stimulus: Some(artefact),
                 later_stimulus: None,
+                excluded: self.excluded,
             },
             &mut self.delineation,
         );
@@ -745,6 +837,7 @@ impl Pipeline {
         BeatHints {
             stimulus: first.map(window),
             later_stimulus: last.map(window),
+            excluded: 0,
         }
     }
 

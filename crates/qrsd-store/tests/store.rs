@@ -34,6 +34,7 @@ fn beat(r: u64, class: BeatClass, qrsd: u64) -> Beat {
                 bounds: b,
             })
             .collect(),
+        leads_excluded: Vec::new(),
         vcg: Default::default(),
     }
 }
