@@ -137,6 +137,17 @@ impl MeasurementConfig {
         self.kind.expected_class()
     }
 
+    /// Whether a beat needs lead `name` (case-insensitive) on to be measured: the reported leads
+    /// and [`crate::measurement::NEEDED_LEADS`]. Any other lead off is left out of the beat's
+    /// global QRS (`crate::measurement`, *Leads off*).
+    pub fn needs_lead(&self, name: &str) -> bool {
+        self.report_leads
+            .iter()
+            .map(String::as_str)
+            .chain(crate::measurement::NEEDED_LEADS)
+            .any(|n| n.eq_ignore_ascii_case(name))
+    }
+
     /// Checks every limit; the first problem is returned.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.beats_required == 0 || self.beats_required > 1000 {

@@ -20,8 +20,9 @@ pub mod waveform;
 pub use capture::{LvCaptureClass, LvCaptureCriteria, VcgLoop};
 pub use config::{ConfigError, MeasurementConfig, MeasurementKind};
 pub use measurement::{
-    BeatInput, BeatRecord, EndReason, Flags, LeadBeat, LeadStats, Measurement, MeasurementResult,
-    Progress, QualityCause, QualityReason, RejectReason, RejectedCounts, RunSpan, Status,
+    BeatInput, BeatRecord, EndReason, ExcludedLead, Flags, LeadBeat, LeadStats, Measurement,
+    MeasurementResult, Progress, QualityCause, QualityReason, RejectReason, RejectedCounts,
+    RunSpan, Status, NEEDED_LEADS,
 };
 pub use procedure::{
     area_delta, recommend, recommend_with, ExcludedSite, MeasurementSummary, RankBy, RankedSite,

@@ -4,7 +4,28 @@
 //!
 //! **Candidate beat**: a beat of the expected class (intrinsic for a baseline, paced for a site)
 //! that passed the per-beat checks — global onset and offset present, a stimulus for paced beats,
-//! no lead-off, noise ≤ `max_noise_uv`, QRSd within the plausible range.
+//! none of the leads it needs off (see *Leads off*), noise ≤ `max_noise_uv`, QRSd within the
+//! plausible range.
+//!
+//! # Leads off
+//!
+//! A lead is *off* at a beat when the amplifier flagged its channel off (`BeatInput::lead_off_leads`;
+//! a limb channel I or II takes the derived III, aVR, aVL, aVF with it), the quality stage labels it
+//! `lead_off` (flat for 2 s), or the pipeline left it out of the beat (`Beat::leads_excluded`, which
+//! covers both). The beat is still measured when none of the leads it **needs** is off: the
+//! pipeline took its global QRS over the remaining leads, and the record names the leads left out
+//! (`BeatRecord::leads_excluded`) and how many were left (`global_leads`). Needed: the reported
+//! leads (`report_leads`, II, V1, V6 by default) and lead I ([`NEEDED_LEADS`]: the LV-capture
+//! criteria read R/S and Q in I, the Kors VCG reads I, and the other four limb leads are derived
+//! from I and II). Otherwise the beat is rejected as `lead_off`. Per electrode (docs/protocol.md
+//! §3): RA, LA, LL or RL off spoils I or II and, through Wilson's central terminal, every
+//! precordial lead, so every beat is rejected; V1 or V6 off rejects every beat; V2–V5 off leaves
+//! 11 leads (fewer with several off) and the beats are measured. The result says which leads were
+//! left out in how many of its beats ([`MeasurementResult::leads_excluded`], `global_leads_text`).
+//! A run may mix beats with and without a lead: leaving one lead out can only narrow the earliest
+//! onset to latest offset (by a few ms when that lead held an extreme), and the result states it;
+//! the recommendation warns when the sites it compares, or a site and the baseline, were measured
+//! over different leads.
 //!
 //! **Consensus**: the median QRSd, the median stimulus-to-onset latency and the per-sample median
 //! waveform (template) of the last [`CONSENSUS_WINDOW`] candidate beats (accepted or not). It is a
@@ -84,6 +105,12 @@ pub const CONSENSUS_WINDOW: usize = 8;
 pub const CONSENSUS_MIN: usize = 3;
 /// Margin (ms) around the consensus QRS for the morphology correlation window.
 const CORR_MARGIN_MS: f64 = 20.0;
+/// Leads every beat needs besides the reported ones (`MeasurementConfig::report_leads`): lead I. The
+/// LV-capture criteria read R/S and Q in I, the QRS area (Kors VCG) reads I, and with I off the
+/// derived III, aVR, aVL and aVF are off too: five of the six limb leads.
+pub const NEEDED_LEADS: [&str; 1] = ["I"];
+/// Limb leads derived from I and II by an 8-channel amplifier's host: off when either is.
+const DERIVED_LIMB_LEADS: [&str; 4] = ["III", "aVR", "aVL", "aVF"];
 /// Samples around a pacing stimulus left out of the correlation: 3 ms before (timing jitter of
 /// the flag) to 10 ms after (pulse ≤ 2 ms plus the recharge tail).
 const STIM_MASK_BEFORE_MS: f64 = 3.0;
@@ -137,7 +164,7 @@ pub enum RejectReason {
     NoBoundaries,
     /// A paced beat without a stimulus position.
     NoStimulus,
-    /// A lead was off during the beat.
+    /// A lead the measurement needs was off during the beat (see *Leads off*).
     LeadOff,
     /// Noise estimate above `max_noise_uv`.
     Noise,
@@ -353,6 +380,13 @@ pub struct BeatRecord {
     /// … and the leads concerned.
     #[serde(default)]
     pub cause_leads: Vec<String>,
+    /// Leads off at the beat (electrode off or flat trace; see *Leads off*), left out of its
+    /// global QRS. Empty when every lead was on.
+    #[serde(default)]
+    pub leads_excluded: Vec<String>,
+    /// How many leads the beat's global QRS was taken over (`None`: not known).
+    #[serde(default)]
+    pub global_leads: Option<usize>,
 }
 
 /// One lead of a [`BeatRecord`].
@@ -367,6 +401,19 @@ pub struct LeadBeat {
     /// First stimulus to this lead's QRS end.
     #[serde(default)]
     pub stim_to_end_ms: Option<f64>,
+}
+
+/// A lead left out of the global QRS of some of a result's beats.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExcludedLead {
+    /// Lead name.
+    pub lead: String,
+    /// Why: always `lead_off` (a lead not needed by the measurement; see *Leads off*).
+    pub reason: RejectReason,
+    /// What showed it: `electrode_off` (the amplifier's lead-off signal) or `flat`.
+    pub cause: QualityCause,
+    /// In how many of the result's beats it was left out.
+    pub beats: usize,
 }
 
 /// Per-lead statistics of a run.
@@ -520,6 +567,16 @@ pub struct MeasurementResult {
     /// with a plain sentence each (most beats first).
     #[serde(default)]
     pub quality_reasons: Vec<QualityReason>,
+    /// Leads left out of the global QRS of the result's beats (while collecting: of the current
+    /// run's), in lead order; empty when every beat was measured over all leads.
+    #[serde(default)]
+    pub leads_excluded: Vec<ExcludedLead>,
+    /// The fewest leads any of those beats' global QRS was taken over (`None` without beats).
+    #[serde(default)]
+    pub global_leads: Option<usize>,
+    /// One plain sentence when leads were left out ("V3 electrode off: global QRS over 11 leads").
+    #[serde(default)]
+    pub global_leads_text: Option<String>,
     /// Every beat considered.
     pub beats: Vec<BeatRecord>,
     /// Median beat of the run (when waveforms were given).
@@ -603,6 +660,9 @@ impl MeasurementResult {
             beats_rejected: counts,
             flags,
             quality_reasons: quality_reasons(&beats),
+            leads_excluded: Vec::new(),
+            global_leads: None,
+            global_leads_text: None,
             beats,
             median_beat: None,
             run: None,
@@ -768,7 +828,7 @@ impl Measurement {
         }
         rec.accepted = reason.is_none();
         rec.reason = reason;
-        if let Some((cause, leads)) = reason.and_then(|r| quality_cause(r, &input)) {
+        if let Some((cause, leads)) = reason.and_then(|r| quality_cause(r, &input, &self.cfg)) {
             rec.cause = Some(cause);
             rec.cause_leads = leads;
         }
@@ -1015,7 +1075,12 @@ impl Measurement {
         if expected == BeatClass::Paced && beat.pace_sample.is_none() {
             return Check::Reject(RejectReason::NoStimulus);
         }
-        if input.lead_off != 0 || beat.quality == Quality::LeadOff {
+        // Every lead flat, or channels flagged off without names (which ones is not known), or a
+        // lead the measurement needs off.
+        if beat.quality == Quality::LeadOff
+            || (input.lead_off != 0 && input.lead_off_leads.is_empty())
+            || rec.leads_excluded.iter().any(|l| self.cfg.needs_lead(l))
+        {
             return Check::Reject(RejectReason::LeadOff);
         }
         // The pipeline's quality stage found no lead readable at this beat (it kept it as a beat
@@ -1244,6 +1309,12 @@ impl Measurement {
             _ => None,
         };
         let beats_used = if complete { used.len() } else { self.run.len() };
+        let lead_set: Vec<&BeatRecord> = if complete {
+            used.clone()
+        } else {
+            self.run.iter().map(|c| &self.records[c.seq]).collect()
+        };
+        let (leads_excluded, global_leads, global_leads_text) = lead_set_of(&lead_set);
         let median = if complete { self.median_beat() } else { None };
         let capture = median
             .as_ref()
@@ -1301,6 +1372,9 @@ impl Measurement {
                 short_run: complete && used.len() < self.cfg.beats_required,
             },
             quality_reasons: quality_reasons(&self.records),
+            leads_excluded,
+            global_leads,
+            global_leads_text,
             beats: self.records.clone(),
             median_beat: median,
             run,
@@ -1323,10 +1397,16 @@ impl Measurement {
         if used.is_empty() {
             return None;
         }
+        // A lead off in any beat of the run is left out: its samples there are no ECG, and a median
+        // over fewer beats than the other leads' would not be the same beat.
+        let off_somewhere = |n: &str| {
+            used.iter()
+                .any(|(_, _, r)| r.leads_excluded.iter().any(|x| x.eq_ignore_ascii_case(n)))
+        };
         let mut names: Vec<String> = Vec::new();
         for (_, w, _) in &used {
             for (n, _) in &w.leads {
-                if !names.iter().any(|x| x.eq_ignore_ascii_case(n)) {
+                if !names.iter().any(|x| x.eq_ignore_ascii_case(n)) && !off_somewhere(n) {
                     names.push(n.clone());
                 }
             }
@@ -1407,6 +1487,7 @@ fn ms(a: u64, b: u64, fs: f64) -> Option<f64> {
 
 fn record(seq: usize, input: &BeatInput, fs: f64) -> BeatRecord {
     let b = &input.beat;
+    let leads_off = leads_off(input);
     let pace = b.pace_sample;
     let leads = b
         .leads
@@ -1456,6 +1537,134 @@ fn record(seq: usize, input: &BeatInput, fs: f64) -> BeatRecord {
         lead_quality: merged_lead_quality(input),
         cause: None,
         cause_leads: Vec::new(),
+        global_leads: (!b.leads.is_empty()).then(|| {
+            let on = |n: &String| !leads_off.iter().any(|x| x.eq_ignore_ascii_case(n));
+            b.leads.iter().filter(|l| on(&l.name)).count()
+        }),
+        leads_excluded: leads_off,
+    }
+}
+
+/// The leads off at a beat (see *Leads off* in the module docs), in the beat's lead order, then
+/// any others named.
+fn leads_off(input: &BeatInput) -> Vec<String> {
+    let b = &input.beat;
+    let same = |a: &str, z: &str| a.eq_ignore_ascii_case(z);
+    let flagged = |n: &str| input.lead_off_leads.iter().any(|x| same(x, n));
+    let flat = |n: &str| {
+        input
+            .lead_quality
+            .iter()
+            .any(|(x, q)| *q == Quality::LeadOff && same(x, n))
+    };
+    let off = |n: &str| b.is_excluded(n) || flagged(n) || flat(n);
+    let limb = off("I") || off("II");
+    let mut out: Vec<String> = Vec::new();
+    let named = b
+        .leads
+        .iter()
+        .map(|l| l.name.as_str())
+        .filter(|n| off(n) || (limb && DERIVED_LIMB_LEADS.iter().any(|d| same(d, n))));
+    let others = b
+        .leads_excluded
+        .iter()
+        .chain(&input.lead_off_leads)
+        .map(String::as_str)
+        .chain(
+            input
+                .lead_quality
+                .iter()
+                .filter(|(_, q)| **q == Quality::LeadOff)
+                .map(|(n, _)| n.as_str()),
+        );
+    for n in named.chain(others) {
+        if !out.iter().any(|x| same(x, n)) {
+            out.push(n.to_string());
+        }
+    }
+    out
+}
+
+/// The cause a beat's leads off are put down to: the amplifier's lead-off signal when it flagged
+/// any channel during the beat, else a flat trace.
+fn off_cause(r: &BeatRecord) -> QualityCause {
+    if r.lead_off != 0 {
+        QualityCause::ElectrodeOff
+    } else {
+        QualityCause::Flat
+    }
+}
+
+/// The leads left out of `beats`' global QRS (per lead: cause and beats), the fewest leads a
+/// global QRS was taken over, and the sentence saying so.
+fn lead_set_of(beats: &[&BeatRecord]) -> (Vec<ExcludedLead>, Option<usize>, Option<String>) {
+    let mut out: Vec<ExcludedLead> = Vec::new();
+    for r in beats {
+        for n in &r.leads_excluded {
+            let cause = off_cause(r);
+            match out.iter_mut().find(|e| e.lead.eq_ignore_ascii_case(n)) {
+                Some(e) => {
+                    e.beats += 1;
+                    // The amplifier's signal is the stronger witness.
+                    e.cause = e.cause.min(cause);
+                }
+                None => out.push(ExcludedLead {
+                    lead: n.clone(),
+                    reason: RejectReason::LeadOff,
+                    cause,
+                    beats: 1,
+                }),
+            }
+        }
+    }
+    let counts: Vec<usize> = beats.iter().filter_map(|r| r.global_leads).collect();
+    let (fewest, most) = (counts.iter().min().copied(), counts.iter().max().copied());
+    let text = (!out.is_empty()).then(|| lead_set_text(&out, beats.len(), fewest, most));
+    (out, fewest, text)
+}
+
+/// "V3 electrode off: global QRS over 11 leads"; "V3 electrode off in 4 of 10 beats: global QRS
+/// over 11 leads in those, 12 in the others".
+fn lead_set_text(
+    excluded: &[ExcludedLead],
+    n_beats: usize,
+    fewest: Option<usize>,
+    most: Option<usize>,
+) -> String {
+    let word = |c: QualityCause| match c {
+        QualityCause::ElectrodeOff => "electrode off",
+        _ => "flat (no signal)",
+    };
+    let mut causes: Vec<QualityCause> = excluded.iter().map(|e| e.cause).collect();
+    causes.sort_unstable();
+    causes.dedup();
+    let single_partial = excluded.len() == 1 && excluded[0].beats < n_beats;
+    let what: Vec<String> = causes
+        .iter()
+        .map(|&c| {
+            let names: Vec<String> = excluded
+                .iter()
+                .filter(|e| e.cause == c)
+                .map(|e| {
+                    if e.beats < n_beats && !single_partial {
+                        format!("{} ({} of {n_beats} beats)", e.lead, e.beats)
+                    } else {
+                        e.lead.clone()
+                    }
+                })
+                .collect();
+            format!("{} {}", names.join(", "), word(c))
+        })
+        .collect();
+    let what = what.join(", ");
+    match (fewest, most) {
+        (Some(f), Some(m)) if f == m => format!("{what}: global QRS over {f} leads"),
+        (Some(f), Some(m)) if single_partial => format!(
+            "{what} in {} of {n_beats} beats: global QRS over {f} leads in those, {m} in the others",
+            excluded[0].beats
+        ),
+        (Some(f), Some(m)) => format!("{what}: global QRS over {f} to {m} leads"),
+        _ => what,
     }
 }
 
@@ -1477,7 +1686,11 @@ fn is_quality_reason(r: RejectReason) -> bool {
 /// What showed a beat rejected for `reason` unfit, and the leads concerned (`None` for the
 /// rejections that are not about signal quality). Mirrors the order of the checks in
 /// `Measurement::check`.
-fn quality_cause(reason: RejectReason, input: &BeatInput) -> Option<(QualityCause, Vec<String>)> {
+fn quality_cause(
+    reason: RejectReason,
+    input: &BeatInput,
+    cfg: &MeasurementConfig,
+) -> Option<(QualityCause, Vec<String>)> {
     let labelled = |f: &dyn Fn(Quality) -> bool| -> Vec<String> {
         input
             .lead_quality
@@ -1488,8 +1701,27 @@ fn quality_cause(reason: RejectReason, input: &BeatInput) -> Option<(QualityCaus
     };
     let unreadable = || labelled(&|q: Quality| !q.readable());
     let beat = &input.beat;
+    // A needed lead the amplifier flagged off (a derived limb lead with its I or II): the
+    // electrode, not a flat trace, is why.
+    let flagged = |n: &str| {
+        let named = |m: &str| {
+            input
+                .lead_off_leads
+                .iter()
+                .any(|x| x.eq_ignore_ascii_case(m))
+        };
+        named(n)
+            || (DERIVED_LIMB_LEADS.iter().any(|d| d.eq_ignore_ascii_case(n))
+                && (named("I") || named("II")))
+    };
+    let electrode = input.lead_off != 0
+        && (input.lead_off_leads.is_empty()
+            || beat.quality == Quality::LeadOff
+            || leads_off(input)
+                .iter()
+                .any(|n| cfg.needs_lead(n) && flagged(n)));
     match reason {
-        RejectReason::LeadOff if input.lead_off != 0 => {
+        RejectReason::LeadOff if electrode => {
             let leads = if input.lead_off_leads.is_empty() {
                 // Channel names unknown: the bits themselves.
                 (0..16)
@@ -1501,10 +1733,16 @@ fn quality_cause(reason: RejectReason, input: &BeatInput) -> Option<(QualityCaus
             };
             Some((QualityCause::ElectrodeOff, leads))
         }
-        RejectReason::LeadOff => Some((
-            QualityCause::Flat,
-            labelled(&|q: Quality| q == Quality::LeadOff),
-        )),
+        RejectReason::LeadOff => {
+            let flat = labelled(&|q: Quality| q == Quality::LeadOff);
+            // Left out by the pipeline without a label at this beat: name those leads.
+            let leads = if flat.is_empty() {
+                leads_off(input)
+            } else {
+                flat
+            };
+            Some((QualityCause::Flat, leads))
+        }
         RejectReason::Noise if beat.class == BeatClass::Noise => {
             Some((QualityCause::NoiseBeat, unreadable()))
         }

@@ -11,6 +11,12 @@
 //! the measurement uncertainty `u = max(IQR_best, IQR_runner_up, min_uncertainty_ms)`: the larger
 //! beat-to-beat spread of the two runs, but never less than 5 ms, the delineation accuracy target
 //! of PRODUCT.md (below that a difference is within what the delineator itself can get wrong).
+//!
+//! # Lead sets
+//! A measurement whose beats were measured with a lead off (`MeasurementResult::leads_excluded`)
+//! took its global QRS over fewer leads, which can only make it a little narrower. The
+//! recommendation does not correct for it, but warns when the best two sites, or the best site
+//! and the baseline its ΔQRS is taken against, were measured over different leads.
 
 use crate::config::MeasurementKind;
 use crate::measurement::{Flags, MeasurementResult, Status};
@@ -173,6 +179,9 @@ pub struct MeasurementSummary {
     /// LV capture by ECG criteria (site measurements).
     #[serde(default)]
     pub lv_capture: Option<crate::capture::LvCaptureClass>,
+    /// Leads left out of the global QRS of some of its beats (electrode off or flat; in lead order).
+    #[serde(default)]
+    pub leads_excluded: Vec<String>,
 }
 
 impl MeasurementSummary {
@@ -190,6 +199,7 @@ impl MeasurementSummary {
             flags: r.flags,
             qrs_area_uvs: r.qrs_area_uvs,
             lv_capture: r.lv_capture,
+            leads_excluded: r.leads_excluded.iter().map(|e| e.lead.clone()).collect(),
         }
     }
 
@@ -249,6 +259,9 @@ pub struct RankedSite {
     pub lv_capture: Option<crate::capture::LvCaptureClass>,
     /// Quality flags of the measurement used.
     pub flags: Flags,
+    /// Leads left out of the global QRS of some of the measurement's beats (electrode off).
+    #[serde(default)]
+    pub leads_excluded: Vec<String>,
 }
 
 /// A site left out of the ranking, and why.
@@ -401,6 +414,7 @@ pub fn recommend_with(
             delta_qrs_area_pct: d_area_pct,
             lv_capture: m.lv_capture,
             flags: m.flags,
+            leads_excluded: m.leads_excluded.clone(),
         });
     }
     let by_area = |a: &RankedSite, b: &RankedSite| match cfg.rank_by {
@@ -449,6 +463,29 @@ pub fn recommend_with(
     }
     if best.is_some() && base_q.is_none() {
         warnings.push("no complete baseline measurement: ΔQRS cannot be given".into());
+    }
+    // Leaving a lead out can only narrow the global QRS a little: say so where it is compared.
+    if let (Some(b), Some(r)) = (&best, &runner_up) {
+        if !same_leads(&b.leads_excluded, &r.leads_excluded) {
+            warnings.push(format!(
+                "{} ({}) and {} ({}) were measured over different leads: part of their difference \
+                 in QRS duration may come from that",
+                b.label,
+                lead_set_words(&b.leads_excluded),
+                r.label,
+                lead_set_words(&r.leads_excluded)
+            ));
+        }
+    }
+    if let (Some(b), Some(base)) = (&best, baseline.filter(|_| base_q.is_some())) {
+        if !same_leads(&b.leads_excluded, &base.leads_excluded) {
+            warnings.push(format!(
+                "ΔQRS of {} compares a QRS {} with a baseline {}",
+                b.label,
+                lead_set_words(&b.leads_excluded),
+                lead_set_words(&base.leads_excluded)
+            ));
+        }
     }
     if let Some(b) = &best {
         let f = b.flags;
@@ -520,6 +557,22 @@ pub fn recommend_with(
         close_call,
         warnings,
         summary,
+    }
+}
+
+/// Whether two measurements left out the same leads.
+fn same_leads(a: &[String], b: &[String]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .all(|x| b.iter().any(|y| y.eq_ignore_ascii_case(x)))
+}
+
+/// "over all leads" / "without V3" / "without V3, V4".
+fn lead_set_words(excluded: &[String]) -> String {
+    if excluded.is_empty() {
+        "over all leads".to_string()
+    } else {
+        format!("without {}", excluded.join(", "))
     }
 }
 

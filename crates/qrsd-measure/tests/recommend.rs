@@ -19,6 +19,7 @@ fn m(id: i64, status: Status, qrsd: f64, iqr: f64) -> MeasurementSummary {
         flags: Flags::default(),
         qrs_area_uvs: None,
         lv_capture: None,
+        leads_excluded: Vec::new(),
     }
 }
 

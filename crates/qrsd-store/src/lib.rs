@@ -200,6 +200,11 @@ impl MeasurementRow {
             flags: self.flags.unwrap_or_default(),
             qrs_area_uvs: self.result.as_ref().and_then(|r| r.qrs_area_uvs),
             lv_capture: self.result.as_ref().and_then(|r| r.lv_capture),
+            leads_excluded: self
+                .result
+                .as_ref()
+                .map(|r| r.leads_excluded.iter().map(|e| e.lead.clone()).collect())
+                .unwrap_or_default(),
         }
     }
 }
