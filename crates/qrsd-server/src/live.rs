@@ -91,6 +91,9 @@ pub struct LiveBeat {
     pub noise_uv: Option<f64>,
     /// Lead-off bits (per acquired channel) seen from 100 ms before onset to 100 ms after offset.
     pub lead_off: u16,
+    /// Pipeline leads left out of the beat's delineation (electrode off, or flat trace); its
+    /// global QRS was taken over the other leads.
+    pub leads_excluded: Vec<String>,
     /// What the signal at the beat is fit for (the pipeline's quality stage, best lead).
     pub quality: Quality,
     /// Each lead's label at the beat where it is not `clean` (the block `quality` was read from).
@@ -433,6 +436,33 @@ fn lead_map(names: &[String]) -> (LeadMap, Vec<String>) {
 }
 
 impl LeadMap {
+    /// The pipeline leads spoiled by the acquired channels flagged off in `lead_off` (bit per
+    /// channel): each channel's lead, and with I or II the four limb leads derived from them.
+    fn leads_off(&self, lead_off: u16) -> u64 {
+        let bit = |c: usize| c < 16 && lead_off & (1 << c) != 0;
+        match self {
+            LeadMap::Direct => u64::from(lead_off),
+            LeadMap::Derive { i, ii, v } => {
+                let mut m = 0u64;
+                if bit(*i) {
+                    m |= 1;
+                }
+                if bit(*ii) {
+                    m |= 1 << 1;
+                }
+                if m != 0 {
+                    m |= 0b11_1100; // III, aVR, aVL, aVF
+                }
+                for (k, c) in v.iter().enumerate() {
+                    if bit(*c) {
+                        m |= 1 << (6 + k);
+                    }
+                }
+                m
+            }
+        }
+    }
+
     fn apply(&self, raw: &[f32], out: &mut [f32]) {
         match self {
             LeadMap::Direct => out.copy_from_slice(&raw[..out.len()]),
@@ -716,6 +746,9 @@ impl Live {
                 publish.push(sess.display.take(sess.fs, &sess.leads));
             }
             if let Some(p) = sess.pipeline.as_mut() {
+                // The channels' samples are NaN (held) while off: the beats they touch are
+                // delineated without them.
+                p.set_leads_off(sess.map.leads_off(lo));
                 p.process_frame(&sess.frame, pace, &mut sess.beats);
             }
             sess.next_sample = sample + 1;
@@ -936,6 +969,7 @@ fn extras(sess: &Session, b: &Beat) -> LiveBeat {
         leads,
         noise_uv: noise(sess, onset.unwrap_or(r)),
         lead_off,
+        leads_excluded: b.leads_excluded.clone(),
         quality: b.quality,
         lead_quality: std::collections::BTreeMap::new(),
         gap,

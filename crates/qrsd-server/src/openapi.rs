@@ -223,7 +223,13 @@ pub fn document() -> Value {
                 "by_cause": {"type": "object", "description": "signal-quality rejections by what showed them: electrode_off, flat, saturated, unreadable, noise_beat, noise_level"}}},
             "flags": {"type": "object", "properties": {"noise": {"type": "boolean"}, "lead_off": {"type": "boolean"}, "suspected_fusion": {"type": "boolean"},
                 "suspected_loss_of_capture": {"type": "boolean"}, "gap": {"type": "boolean"}, "short_run": {"type": "boolean"}}},
-            "quality_reasons": {"type": "array", "items": sref("QualityReason")}}},
+            "quality_reasons": {"type": "array", "items": sref("QualityReason")},
+            "leads_excluded": {"type": "array", "items": sref("ExcludedLead"), "description": "leads left out of the global QRS of the result's beats (electrode off or flat; not one the measurement needs)"},
+            "global_leads": {"type": ["integer", "null"], "description": "the fewest leads a used beat's global QRS was taken over"},
+            "global_leads_text": {"type": ["string", "null"], "description": "e.g. \"V3 electrode off: global QRS over 11 leads\""}}},
+        "ExcludedLead": {"type": "object", "required": ["lead", "reason", "cause", "beats"], "properties": {
+            "lead": {"type": "string"}, "reason": enum_s(&["lead_off"]), "cause": enum_s(&["electrode_off", "flat"]),
+            "beats": {"type": "integer", "description": "of the result's beats, in how many it was left out"}}},
         "QualityReason": {"type": "object", "required": ["reason", "cause", "beats", "leads", "text"], "properties": {
             "reason": enum_s(&["lead_off", "noise"]),
             "cause": enum_s(&["electrode_off", "flat", "saturated", "unreadable", "noise_beat", "noise_level"]),

@@ -256,6 +256,10 @@ fn flags(m: &Value) -> Vec<String> {
         }
     }
     let mut out: Vec<String> = out.into_iter().map(|f| humanise(&f)).collect();
+    // Leads left out of the global QRS (an electrode off): the number is over fewer leads.
+    if let Some(t) = text_of(m, &["global_leads_text"]) {
+        out.push(t);
+    }
     // Why beats were rejected for signal quality, with the leads concerned (a sentence each;
     // not repeated when the incomplete reason already says it).
     for q in get(m, &["quality_reasons"])
@@ -688,10 +692,14 @@ fn beat_figure(out: &mut String, title: &str, m: &Value, fs: Option<f64>) {
         out.push_str("<p class=\"missing\">No median beat stored for this measurement.</p>");
     }
     let q = f64_of(m, &["qrsd_ms"]);
+    let over = text_of(m, &["global_leads_text"])
+        .map(|t| format!(" ({t})"))
+        .unwrap_or_default();
     let _ = write!(
         out,
-        "<div class=\"small\">Global QRSd {} ms · II {} · V1 {} · V6 {} ms · stimulus to end {} ms · measurement {} · {}</div></div>",
+        "<div class=\"small\">Global QRSd {} ms{} · II {} · V1 {} · V6 {} ms · stimulus to end {} ms · measurement {} · {}</div></div>",
         ms0(q),
+        escape(&over),
         ms0(lead_qrsd(m, "II")),
         ms0(lead_qrsd(m, "V1")),
         ms0(lead_qrsd(m, "V6")),

@@ -751,6 +751,9 @@ fn writer_loop(
                             "beats_used": row.beats_used, "beats_required": row.beats_required,
                             "leads": result.leads, "flags": row.flags,
                             "quality_reasons": result.quality_reasons,
+                            "leads_excluded": result.leads_excluded,
+                            "global_leads": result.global_leads,
+                            "global_leads_text": result.global_leads_text,
                             "reason": row.reason,
                         }));
                     }

@@ -751,6 +751,8 @@
     if (!Array.isArray(f)) f = Object.entries(f).filter(([, v]) => v).map(([k]) => k);
     const out = f.map((x) => String(typeof x === 'object' ? (x.flag || x.name || JSON.stringify(x)) : x).replace(/_/g, ' '));
     if (m.status === 'incomplete' || m.status === 'failed') out.unshift(`${m.status.toUpperCase()}${m.reason ? `: ${String(m.reason).replace(/_/g, ' ')}` : m.reason_code ? `: ${m.reason_code}` : ''}`);
+    // Leads left out of the global QRS (an electrode off): the number is over fewer leads.
+    if (typeof m.global_leads_text === 'string' && m.global_leads_text) out.push(m.global_leads_text);
     // Why beats were rejected for signal quality, naming the leads (not repeated when the
     // incomplete reason already says it).
     for (const q of Array.isArray(m.quality_reasons) ? m.quality_reasons : []) {
@@ -832,7 +834,7 @@
             ' ', isBase ? 'Baseline (intrinsic)' : siteName(r.site)),
           r.site && r.site.note ? el('div', { class: 'note', text: r.site.note }) : null),
         cell('status', status),
-        cell('qrsd', fmt0(q), { style: 'font-weight:700' }),
+        cell('qrsd', fmt0(q), { style: 'font-weight:700', title: (q !== null && m.global_leads_text) || undefined }),
         cell('II', fmt0(m && m.status !== 'collecting' ? leadQ(m, 'II') : null)),
         cell('V1', fmt0(m && m.status !== 'collecting' ? leadQ(m, 'V1') : null)),
         cell('V6', fmt0(m && m.status !== 'collecting' ? leadQ(m, 'V6') : null)),
