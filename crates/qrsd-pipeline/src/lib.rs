@@ -717,9 +717,10 @@ impl Pipeline {
             onset_index: dl.global.onset,
             fs_hz: self.cfg.fs_hz,
         };
-        // No lead is readable here: what the detector found is only a beat when it has one of the
-        // record's own QRS shapes, around the delineated R or, where noise stretched the delineated
-        // QRS and took its R along, around the detector's peak.
+        // Where no lead is readable, or a lead is noisy and the detection delineates to no QRS, what
+        // the detector found is only a beat when it has one of the record's own QRS shapes, around
+        // the delineated R or, where noise stretched the delineated QRS and took its R along, around
+        // the detector's peak.
         let quality = self.beat_quality(start + dl.r_index as u64);
         let known = |c: &mut Classifier| {
             c.matches_known(&shape)
@@ -728,7 +729,8 @@ impl Pipeline {
                     ..shape
                 })
         };
-        let class = if !quality.readable() && !known(&mut self.classifier) {
+        let undelineated = qrsd.is_none() && quality != Quality::Clean;
+        let class = if (!quality.readable() || undelineated) && !known(&mut self.classifier) {
             self.classifier.skipped();
             BeatClass::Noise
         } else {
