@@ -4,9 +4,9 @@
 
 use futures_util::StreamExt;
 use qrsd_server::{Config, Running};
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A fresh data folder under the system temp dir.
 pub fn temp_dir(tag: &str) -> PathBuf {
@@ -111,9 +111,113 @@ impl TestServer {
         (s, serde_json::from_str(&t).unwrap_or(Value::String(t)))
     }
 
+    /// A text (not JSON) response: the page, the printable report, `/metrics`.
+    pub async fn get_text(&self, path: &str) -> (u16, String) {
+        let r = self.http.get(self.url(path)).send().await.unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
+    /// Change the simulator settings and return the new state.
+    pub async fn put_sim(&self, body: &Value) -> Value {
+        let (st, b) = self.send("PUT", "/api/v1/source/sim", Some(body)).await;
+        assert_eq!(st, 200, "{b}");
+        b
+    }
+
+    /// Change the simulator, then wait for two new beats of `class` (and `qrsd_ms`, if given): the
+    /// settings apply from the next beat, and the operator too waits for stable pacing to measure.
+    pub async fn set_sim(&self, body: &Value, class: &str, qrsd_ms: Option<f64>) {
+        self.put_sim(body).await;
+        let (_, t) = self.get("/api/v1/sim/truth").await;
+        let since = t["beats"]
+            .as_array()
+            .unwrap()
+            .last()
+            .map_or(0, |b| b["index"].as_u64().unwrap());
+        let path = format!("/api/v1/sim/truth?since={since}");
+        let t0 = Instant::now();
+        loop {
+            let (_, t) = self.get(&path).await;
+            let n = t["beats"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|b| {
+                    b["class"] == class
+                        && qrsd_ms.is_none_or(|q| (b["qrsd_ms"].as_f64().unwrap() - q).abs() < 1.5)
+                })
+                .count();
+            if n >= 2 {
+                return;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(30),
+                "sim never changed: no new {class} beats"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The simulator's truth once it holds every beat measurement `m` used: a beat's truth is
+    /// published when its T wave is generated, which can be after the measurement that used it
+    /// completed (R + 250 ms).
+    pub async fn sim_truth_for(&self, m: &Value) -> Value {
+        let used_r: Vec<i64> = used_beats(m)
+            .map(|b| b["r_sample"].as_i64().unwrap())
+            .collect();
+        let mut t = Value::Null;
+        for _ in 0..40 {
+            t = self.get("/api/v1/sim/truth").await.1;
+            let last_truth_r = t["beats"]
+                .as_array()
+                .and_then(|b| b.last())
+                .and_then(|b| b["r_sample"].as_i64())
+                .unwrap_or(i64::MIN);
+            if used_r.iter().all(|&r| r <= last_truth_r) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        t
+    }
+
+    /// Open a procedure and return its id.
+    pub async fn create_procedure(&self, case_id: &str) -> i64 {
+        let body = json!({"case_id": case_id});
+        let (st, p) = self.send("POST", "/api/v1/procedures", Some(&body)).await;
+        assert_eq!(st, 201, "{p}");
+        p["id"].as_i64().unwrap()
+    }
+
+    /// Add a site (`{"vein", "segment", "label"}`) to procedure `pid` and return its id.
+    pub async fn add_site(&self, pid: i64, site: &Value) -> i64 {
+        let path = format!("/api/v1/procedures/{pid}/sites");
+        let (st, r) = self.send("POST", &path, Some(site)).await;
+        assert_eq!(st, 201, "{r}");
+        r["id"].as_i64().unwrap()
+    }
+
+    /// Start the baseline measurement of procedure `pid` and return the measurement's id.
+    pub async fn start_baseline(&self, pid: i64, body: Option<&Value>) -> i64 {
+        self.start_measurement(&format!("/api/v1/procedures/{pid}/baseline"), body)
+            .await
+    }
+
+    /// Start a measurement at site `sid` and return the measurement's id.
+    pub async fn start_site_measurement(&self, pid: i64, sid: i64, body: Option<&Value>) -> i64 {
+        let path = format!("/api/v1/procedures/{pid}/sites/{sid}/measurements");
+        self.start_measurement(&path, body).await
+    }
+
+    async fn start_measurement(&self, path: &str, body: Option<&Value>) -> i64 {
+        let (st, r) = self.send("POST", path, body).await;
+        assert_eq!(st, 202, "{r}");
+        r["id"].as_i64().unwrap()
+    }
+
     /// Poll measurement `id` until it is no longer collecting (at most 90 s) and return it.
     pub async fn wait_final(&self, id: i64) -> Value {
-        let t0 = std::time::Instant::now();
+        let t0 = Instant::now();
         loop {
             let (st, m) = self.get(&format!("/api/v1/measurements/{id}")).await;
             assert_eq!(st, 200, "{m}");
@@ -131,34 +235,25 @@ impl TestServer {
     /// Open a procedure for `case_id`, add one site labelled `label`, start a measurement at it,
     /// and return the finished measurement ([`TestServer::wait_final`]).
     pub async fn measure_one_site(&self, case_id: &str, label: &str) -> Value {
-        let body = serde_json::json!({"case_id": case_id});
-        let (st, p) = self.send("POST", "/api/v1/procedures", Some(&body)).await;
-        assert_eq!(st, 201, "{p}");
-        let pid = p["id"].as_i64().unwrap();
-        let site = serde_json::json!({"vein": "lateral", "segment": "mid", "label": label});
-        let (st, r) = self
-            .send(
-                "POST",
-                &format!("/api/v1/procedures/{pid}/sites"),
-                Some(&site),
-            )
-            .await;
-        assert_eq!(st, 201, "{r}");
-        let sid = r["id"].as_i64().unwrap();
-        let (st, r) = self
-            .send(
-                "POST",
-                &format!("/api/v1/procedures/{pid}/sites/{sid}/measurements"),
-                None,
-            )
-            .await;
-        assert_eq!(st, 202, "{r}");
-        self.wait_final(r["id"].as_i64().unwrap()).await
+        let pid = self.create_procedure(case_id).await;
+        let site = json!({"vein": "lateral", "segment": "mid", "label": label});
+        let sid = self.add_site(pid, &site).await;
+        let mid = self.start_site_measurement(pid, sid, None).await;
+        self.wait_final(mid).await
     }
 
     pub async fn shutdown(self) {
         self.running.shutdown().await;
     }
+}
+
+/// The beats measurement `m` used.
+pub fn used_beats(m: &Value) -> impl Iterator<Item = &Value> {
+    m["beats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["used"] == true)
 }
 
 /// Assert the body is the JSON error shape.
@@ -191,6 +286,20 @@ pub async fn ws_next(ws: &mut Ws, timeout: Duration) -> Option<Value> {
             }
             tokio_tungstenite::tungstenite::Message::Close(_) => return None,
             _ => continue,
+        }
+    }
+}
+
+/// Read the stream until measurement `id`'s `finished` event and return it; `seen` is shown every
+/// message on the way.
+pub async fn ws_until_finished(ws: &mut Ws, id: i64, mut seen: impl FnMut(&Value)) -> Value {
+    loop {
+        let m = ws_next(ws, Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|| panic!("the stream ended before measurement {id} finished"));
+        seen(&m);
+        if m["type"] == "measurement" && m["event"] == "finished" && m["id"] == id {
+            return m;
         }
     }
 }
