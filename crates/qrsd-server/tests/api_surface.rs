@@ -104,29 +104,16 @@ async fn health_metrics_openapi_and_json_errors() {
     assert_error(st, &b, 413);
 
     // A valid change.
-    let (st, b) = s
-        .send(
-            "PUT",
-            "/api/v1/source/sim",
-            Some(&json!({"rhythm": "biv", "qrsd_ms": 130, "realistic_edges": false})),
-        )
+    let b = s
+        .put_sim(&json!({"rhythm": "biv", "qrsd_ms": 130, "realistic_edges": false}))
         .await;
-    assert_eq!(st, 200, "{b}");
     assert_eq!(b["config"]["rhythm"], "biv");
     assert_eq!(b["config"]["qrsd_ms"], 130.0);
     assert_eq!(b["config"]["realistic_edges"], false);
 
     // Metrics are Prometheus text.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let t = s
-        .http
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, t) = s.get_text("/metrics").await;
     for name in [
         "qrsd_source_frames_total",
         "qrsd_source_crc_errors_total",
@@ -220,16 +207,7 @@ async fn stream_numbers_messages_and_a_stalled_client_stalls_nothing() {
     let mut ws = ws_connect(&s.ws_url("/api/v1/stream")).await;
     let hello = ws_next(&mut ws, Duration::from_secs(5)).await.unwrap();
     assert_eq!(hello["type"], "hello");
-    let metrics = || async {
-        s.http
-            .get(s.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    };
+    let metrics = || async { s.get_text("/metrics").await.1 };
     let m0 = metrics().await;
     let f0 = metric(&m0, "qrsd_live_frames_total");
     let mut last_seq = hello["seq"].as_u64().unwrap();
@@ -307,43 +285,24 @@ async fn stream_numbers_messages_and_a_stalled_client_stalls_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stop_ends_a_measurement_and_it_is_committed() {
     let s = TestServer::start(config("stop", 4.0)).await;
-    let (st, p) = s
-        .send(
-            "POST",
-            "/api/v1/procedures",
-            Some(&json!({"case_id": "STOP-1"})),
-        )
-        .await;
-    assert_eq!(st, 201);
-    let pid = p["id"].as_i64().unwrap();
+    let pid = s.create_procedure("STOP-1").await;
     // Wait for the source to stream.
     let t0 = Instant::now();
     while s.get("/api/v1/source").await.1["fs_hz"].is_null() {
         assert!(t0.elapsed() < Duration::from_secs(10));
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let (st, m) = s
-        .send(
-            "POST",
-            &format!("/api/v1/procedures/{pid}/baseline"),
-            Some(&json!({"beats": 50, "timeout_s": 120})),
-        )
+    let mid = s
+        .start_baseline(pid, Some(&json!({"beats": 50, "timeout_s": 120})))
         .await;
-    assert_eq!(st, 202, "{m}");
-    let mid = m["id"].as_i64().unwrap();
     let (st, m) = s.get(&format!("/api/v1/measurements/{mid}")).await;
     assert_eq!(st, 200);
     assert_eq!(m["status"], "collecting");
     assert_eq!(m["beats_required"], 50);
     // A site measurement cannot start meanwhile.
-    let (_, site) = s
-        .send(
-            "POST",
-            &format!("/api/v1/procedures/{pid}/sites"),
-            Some(&json!({"vein": "lateral", "segment": "mid"})),
-        )
+    let sid = s
+        .add_site(pid, &json!({"vein": "lateral", "segment": "mid"}))
         .await;
-    let sid = site["id"].as_i64().unwrap();
     let (st, e) = s
         .send(
             "POST",
@@ -365,13 +324,6 @@ async fn stop_ends_a_measurement_and_it_is_committed() {
         .await;
     assert_error(st, &e, 409);
     // Now the site can be measured.
-    let (st, _) = s
-        .send(
-            "POST",
-            &format!("/api/v1/procedures/{pid}/sites/{sid}/measurements"),
-            None,
-        )
-        .await;
-    assert_eq!(st, 202);
+    s.start_site_measurement(pid, sid, None).await;
     s.shutdown().await;
 }

@@ -7,60 +7,12 @@ mod common;
 
 use common::*;
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
-
-/// Change the simulator, then wait for two beats of the new kind.
-async fn set_sim(s: &TestServer, body: Value, class: &str, qrsd: f64) {
-    let (st, b) = s.send("PUT", "/api/v1/source/sim", Some(&body)).await;
-    assert_eq!(st, 200, "{b}");
-    let last = |t: &Value| {
-        t["beats"]
-            .as_array()
-            .unwrap()
-            .last()
-            .map(|b| b["index"].as_u64().unwrap())
-    };
-    let since = last(&s.get("/api/v1/sim/truth").await.1);
-    let t0 = Instant::now();
-    loop {
-        let (_, t) = s.get("/api/v1/sim/truth").await;
-        let n = t["beats"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|b| {
-                Some(b["index"].as_u64().unwrap()) > since
-                    && b["class"] == class
-                    && (b["qrsd_ms"].as_f64().unwrap() - qrsd).abs() < 1.5
-            })
-            .count();
-        if n >= 2 {
-            return;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(30), "sim never changed");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 async fn measure_site(s: &TestServer, pid: i64, label: &str, vein: &str) -> (i64, Value) {
-    let (st, r) = s
-        .send(
-            "POST",
-            &format!("/api/v1/procedures/{pid}/sites"),
-            Some(&json!({"vein": vein, "segment": "mid", "label": label})),
-        )
-        .await;
-    assert_eq!(st, 201, "{r}");
-    let sid = r["id"].as_i64().unwrap();
-    let (st, r) = s
-        .send(
-            "POST",
-            &format!("/api/v1/procedures/{pid}/sites/{sid}/measurements"),
-            None,
-        )
-        .await;
-    assert_eq!(st, 202, "{r}");
-    let m = s.wait_final(r["id"].as_i64().unwrap()).await;
+    let site = json!({"vein": vein, "segment": "mid", "label": label});
+    let sid = s.add_site(pid, &site).await;
+    let mid = s.start_site_measurement(pid, sid, None).await;
+    let m = s.wait_final(mid).await;
     assert_eq!(m["status"], "complete", "{label}: {m}");
     (sid, m)
 }
@@ -69,40 +21,32 @@ async fn measure_site(s: &TestServer, pid: i64, label: &str, vein: &str) -> (i64
 async fn baseline_biv_and_rv_only_sites() {
     let s = TestServer::start(config("lv-capture", 8.0)).await;
     s.wait_streaming().await;
-    let (st, p) = s
-        .send(
-            "POST",
-            "/api/v1/procedures",
-            Some(&json!({"case_id": "CRT-LV-1"})),
-        )
-        .await;
-    assert_eq!(st, 201, "{p}");
-    let pid = p["id"].as_i64().unwrap();
+    let pid = s.create_procedure("CRT-LV-1").await;
 
-    set_sim(
-        &s,
-        json!({"rhythm": "intrinsic", "lbbb": true, "qrsd_ms": 160}),
+    s.set_sim(
+        &json!({"rhythm": "intrinsic", "lbbb": true, "qrsd_ms": 160}),
         "intrinsic",
-        160.0,
+        Some(160.0),
     )
     .await;
-    let (st, b) = s
-        .send("POST", &format!("/api/v1/procedures/{pid}/baseline"), None)
-        .await;
-    assert_eq!(st, 202, "{b}");
-    let base = s.wait_final(b["id"].as_i64().unwrap()).await;
+    let bid = s.start_baseline(pid, None).await;
+    let base = s.wait_final(bid).await;
     assert_eq!(base["status"], "complete", "{base}");
     let base_area = base["qrs_area_uvs"].as_f64().expect("baseline QRS area");
     assert!(base["qrs_area_iqr_uvs"].as_f64().is_some());
     assert!(base["lv_capture"].is_null() && base["delta_qrs_area_uvs"].is_null());
 
-    set_sim(&s, json!({"rhythm": "biv", "qrsd_ms": 130}), "paced", 130.0).await;
+    s.set_sim(
+        &json!({"rhythm": "biv", "qrsd_ms": 130}),
+        "paced",
+        Some(130.0),
+    )
+    .await;
     let (biv_id, biv) = measure_site(&s, pid, "LAT mid (BiV)", "lateral").await;
-    set_sim(
-        &s,
-        json!({"rhythm": "rv", "qrsd_ms": 160}),
+    s.set_sim(
+        &json!({"rhythm": "rv", "qrsd_ms": 160}),
         "loss_of_capture",
-        160.0,
+        Some(160.0),
     )
     .await;
     let (rv_id, rv) = measure_site(&s, pid, "AL mid (LV not capturing)", "anterolateral").await;
@@ -125,12 +69,7 @@ async fn baseline_biv_and_rv_only_sites() {
         );
         assert!(m["vcg_loop"]["x_uv"].as_array().unwrap().len() > 10);
         // Every used beat carries its own area.
-        let used = m["beats"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|b| b["used"] == true);
-        assert!(used.clone().all(|b| b["qrs_area_uvs"].is_number()));
+        assert!(used_beats(m).all(|b| b["qrs_area_uvs"].is_number()));
         eprintln!(
             "{name}: QRSd {:.1} ms, QRS area {area:.1} µV·s (baseline {base_area:.1}), Δ {d:+.1} µV·s ({pct:+.0} %), lv_capture {} ({})",
             m["qrsd_ms"].as_f64().unwrap(),

@@ -15,75 +15,13 @@ const SPEED: f64 = 8.0;
 /// Accuracy target (PRODUCT.md): measured median QRSd within ±5 ms of the truth.
 const TOLERANCE_MS: f64 = 5.0;
 
-/// Change the simulator, then wait until it has generated two beats with the new settings (as the
-/// operator waits for pacing to be stable before pressing *measure*).
-async fn set_sim(s: &TestServer, body: Value, class: &str, qrsd: f64) {
-    let (st, b) = s.send("PUT", "/api/v1/source/sim", Some(&body)).await;
-    assert_eq!(st, 200, "{b}");
-    let since = last_truth_index(s).await;
-    let t0 = Instant::now();
-    loop {
-        let (_, t) = s
-            .get(&format!("/api/v1/sim/truth?since={}", since.unwrap_or(0)))
-            .await;
-        let n = t["beats"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|b| {
-                Some(b["index"].as_u64().unwrap()) > since
-                    && b["class"] == class
-                    && (b["qrsd_ms"].as_f64().unwrap() - qrsd).abs() < 1.5
-            })
-            .count();
-        if n >= 2 {
-            return;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(30), "sim never changed");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn last_truth_index(s: &TestServer) -> Option<u64> {
-    let (_, t) = s.get("/api/v1/sim/truth").await;
-    t["beats"]
-        .as_array()
-        .unwrap()
-        .last()
-        .map(|b| b["index"].as_u64().unwrap())
-}
-
 /// Median truth QRSd of the beats the measurement used (matched by R sample) and the measured value.
 async fn compare_with_truth(s: &TestServer, m: &Value, class: &str) -> (f64, f64, usize) {
-    // The simulator publishes a beat's truth once its T wave is generated, which can be after the
-    // measurement that used it completed (R + 250 ms): wait until every used beat has its truth.
-    let used_r: Vec<i64> = m["beats"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|b| b["used"] == true)
-        .map(|b| b["r_sample"].as_i64().unwrap())
-        .collect();
-    let mut t = Value::Null;
-    for _ in 0..40 {
-        t = s.get("/api/v1/sim/truth").await.1;
-        let last_truth_r = t["beats"]
-            .as_array()
-            .and_then(|b| b.last())
-            .and_then(|b| b["r_sample"].as_i64())
-            .unwrap_or(i64::MIN);
-        if used_r.iter().all(|&r| r <= last_truth_r) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let t = s.sim_truth_for(m).await;
     let truth = t["beats"].as_array().unwrap();
     let fs = t["fs_hz"].as_f64().unwrap();
     let mut tq = Vec::new();
-    for b in m["beats"].as_array().unwrap() {
-        if b["used"] != true {
-            continue;
-        }
+    for b in used_beats(m) {
         let r = b["r_sample"].as_u64().unwrap() as i64;
         let best = truth
             .iter()
@@ -129,31 +67,18 @@ async fn whole_procedure_with_the_simulator() {
         (beats_with_qrsd, finished, progress)
     });
 
-    let (st, p) = s
-        .send(
-            "POST",
-            "/api/v1/procedures",
-            Some(&json!({"case_id": "CRT-2026-017"})),
-        )
-        .await;
-    assert_eq!(st, 201, "{p}");
-    let pid = p["id"].as_i64().unwrap();
+    let pid = s.create_procedure("CRT-2026-017").await;
 
     let mut report_lines = Vec::new();
 
     // Baseline: intrinsic LBBB, 160 ms.
-    set_sim(
-        &s,
-        json!({"rhythm": "intrinsic", "lbbb": true, "qrsd_ms": 160}),
+    s.set_sim(
+        &json!({"rhythm": "intrinsic", "lbbb": true, "qrsd_ms": 160}),
         "intrinsic",
-        160.0,
+        Some(160.0),
     )
     .await;
-    let (st, b) = s
-        .send("POST", &format!("/api/v1/procedures/{pid}/baseline"), None)
-        .await;
-    assert_eq!(st, 202, "{b}");
-    let bid = b["id"].as_i64().unwrap();
+    let bid = s.start_baseline(pid, None).await;
     // Only one measurement at a time.
     let (st, e) = s
         .send("POST", &format!("/api/v1/procedures/{pid}/baseline"), None)
@@ -179,26 +104,16 @@ async fn whole_procedure_with_the_simulator() {
     let mut site_ids = Vec::new();
     let mut measured = Vec::new();
     for (vein, segment, label, qrsd) in sites {
-        let (st, r) = s
-            .send(
-                "POST",
-                &format!("/api/v1/procedures/{pid}/sites"),
-                Some(&json!({"vein": vein, "segment": segment, "label": label})),
-            )
-            .await;
-        assert_eq!(st, 201, "{r}");
-        let sid = r["id"].as_i64().unwrap();
+        let site = json!({"vein": vein, "segment": segment, "label": label});
+        let sid = s.add_site(pid, &site).await;
         site_ids.push(sid);
-        set_sim(&s, json!({"rhythm": "biv", "qrsd_ms": qrsd}), "paced", qrsd).await;
-        let (st, r) = s
-            .send(
-                "POST",
-                &format!("/api/v1/procedures/{pid}/sites/{sid}/measurements"),
-                None,
-            )
-            .await;
-        assert_eq!(st, 202, "{r}");
-        let mid = r["id"].as_i64().unwrap();
+        s.set_sim(
+            &json!({"rhythm": "biv", "qrsd_ms": qrsd}),
+            "paced",
+            Some(qrsd),
+        )
+        .await;
+        let mid = s.start_site_measurement(pid, sid, None).await;
         let m = s.wait_final(mid).await;
         assert_eq!(m["status"], "complete", "site {label}: {m}");
         assert!(m["stim_to_end_ms"].as_f64().is_some());
@@ -476,14 +391,11 @@ async fn whole_procedure_with_the_simulator() {
     ] {
         assert!(actions.contains(&a), "audit lacks {a}: {actions:?}");
     }
-    let html = s
-        .http
-        .get(s.url(&format!("/api/v1/procedures/{pid}/report.html")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(html.status().as_u16(), 200);
-    assert!(html.text().await.unwrap().contains("<svg"));
+    let (st, html) = s
+        .get_text(&format!("/api/v1/procedures/{pid}/report.html"))
+        .await;
+    assert_eq!(st, 200);
+    assert!(html.contains("<svg"));
 
     // Close: the chosen site defaults to the recommendation; a closed procedure is read-only.
     let (st, c) = s

@@ -126,12 +126,7 @@ async fn qrs_area_agrees_with_the_simulator_in_analyze_and_live() {
     let m = s.measure_one_site("QRS-AREA", "BiV replay").await;
     s.shutdown().await;
     assert_eq!(m["status"], "complete", "{m}");
-    let used: Vec<&Value> = m["beats"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|b| b["used"] == true)
-        .collect();
+    let used: Vec<&Value> = used_beats(&m).collect();
     assert!(used.len() >= 8, "{}", used.len());
     for b in &used {
         let r = b["r_sample"].as_u64().unwrap();

@@ -29,12 +29,7 @@ async fn replayed_paced_holter_record_gives_a_complete_site_measurement() {
     let m = s.measure_one_site("MITDB-217", "replay 217").await;
     assert_eq!(m["status"], "complete", "{m}");
     assert!(m["beats_used"].as_u64().unwrap() >= 8, "{m}");
-    let used: Vec<&Value> = m["beats"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|b| b["used"] == true)
-        .collect();
+    let used: Vec<&Value> = used_beats(&m).collect();
     assert!(used.iter().all(|b| b["class"] == "paced"), "{used:?}");
     // Paced QRSd of 217 (stimulus spike included) lies near 200 ms; a conducted beat's near 110 ms.
     let q = m["qrsd_ms"].as_f64().unwrap();

@@ -75,14 +75,9 @@ async fn a_noisy_or_detached_lead_is_labelled_and_the_measurement_says_why() {
     }
 
     // V1 swamped by muscle noise: its label (and only its) turns noisy or unreadable.
-    let (st, sim) = s
-        .send(
-            "PUT",
-            "/api/v1/source/sim",
-            Some(&json!({"noise": {"emg_lead_uv_rms": {"V1": 400.0}}})),
-        )
+    let sim = s
+        .put_sim(&json!({"noise": {"emg_lead_uv_rms": {"V1": 400.0}}}))
         .await;
-    assert_eq!(st, 200, "{sim}");
     assert_eq!(sim["config"]["noise"]["emg_lead_uv_rms"]["V1"], 400.0);
     assert_eq!(sim["config"]["noise"]["emg_lead_uv_rms"]["V2"], 0.0);
     let noisy = |q: Option<&str>| matches!(q, Some("noisy" | "unreadable"));
@@ -122,61 +117,29 @@ async fn a_noisy_or_detached_lead_is_labelled_and_the_measurement_says_why() {
     assert!((for_s - want).abs() <= 0.06, "for_s {for_s}, want {want}");
 
     // Noise taken away: V1 clean again.
-    let (st, _) = s
-        .send(
-            "PUT",
-            "/api/v1/source/sim",
-            Some(&json!({"noise": {"emg_lead_uv_rms": {"V1": 0.0}}})),
-        )
+    s.put_sim(&json!({"noise": {"emg_lead_uv_rms": {"V1": 0.0}}}))
         .await;
-    assert_eq!(st, 200);
     until(&mut ws, Duration::from_secs(20), "V1 clean again", |m| {
         is_quality(m) && label(&m["leads"], "V1") == Some("clean")
     })
     .await;
 
     // V1 electrode off: a baseline measurement rejects every beat and says why.
-    let (st, _) = s
-        .send(
-            "PUT",
-            "/api/v1/source/sim",
-            Some(&json!({"lead_off": ["V1"]})),
-        )
-        .await;
-    assert_eq!(st, 200);
-    let (st, p) = s
-        .send(
-            "POST",
-            "/api/v1/procedures",
-            Some(&json!({"case_id": "SQ-1"})),
-        )
-        .await;
-    assert_eq!(st, 201, "{p}");
-    let pid = p["id"].as_i64().unwrap();
-    let (st, r) = s
-        .send(
-            "POST",
-            &format!("/api/v1/procedures/{pid}/baseline"),
-            Some(&json!({"timeout_s": 8})),
-        )
-        .await;
-    assert_eq!(st, 202, "{r}");
-    let mid = r["id"].as_i64().unwrap();
+    s.put_sim(&json!({"lead_off": ["V1"]})).await;
+    let pid = s.create_procedure("SQ-1").await;
+    let mid = s.start_baseline(pid, Some(&json!({"timeout_s": 8}))).await;
     // The flat V1 is labelled lead_off by the quality stage too (2 s of flat signal).
     let mut lead_off_label = false;
     let mut progress_cause = None;
-    let finished = loop {
-        let m = ws_next(&mut ws, Duration::from_secs(10)).await.unwrap();
-        if is_quality(&m) && label(&m["leads"], "V1") == Some("lead_off") {
+    let finished = ws_until_finished(&mut ws, mid, |m| {
+        if is_quality(m) && label(&m["leads"], "V1") == Some("lead_off") {
             lead_off_label = true;
         }
         if m["type"] == "measurement" && m["event"] == "progress" && m["id"] == mid {
             progress_cause = Some(m["last_beat"].clone());
         }
-        if m["type"] == "measurement" && m["event"] == "finished" && m["id"] == mid {
-            break m;
-        }
-    };
+    })
+    .await;
     assert!(lead_off_label, "V1 labelled lead_off while flat");
     let last = progress_cause.expect("progress messages");
     assert_eq!(last["reason"], "lead_off", "{last}");
@@ -211,22 +174,13 @@ async fn a_noisy_or_detached_lead_is_labelled_and_the_measurement_says_why() {
     assert_eq!(beat["lead_quality"]["V1"], "lead_off", "{beat}");
 
     // The printable report lists it where it lists the flags.
-    let html = s
-        .http
-        .get(s.url(&format!("/api/v1/procedures/{pid}/report.html")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, html) = s
+        .get_text(&format!("/api/v1/procedures/{pid}/report.html"))
+        .await;
     assert!(html.contains(text), "report names the cause: {text}");
 
     // Electrode back on: the label clears.
-    let (st, _) = s
-        .send("PUT", "/api/v1/source/sim", Some(&json!({"lead_off": []})))
-        .await;
-    assert_eq!(st, 200);
+    s.put_sim(&json!({"lead_off": []})).await;
     until(&mut ws, Duration::from_secs(20), "V1 on again", |m| {
         is_quality(m) && label(&m["leads"], "V1") == Some("clean")
     })
