@@ -107,6 +107,8 @@ pub struct Detection {
 }
 
 const BAND_CENTRE_HZ: f64 = 12.0;
+/// A QRS this long or longer is wide (bundle-branch block, paced, ventricular), ms.
+pub const WIDE_QRS_MS: f64 = 120.0;
 /// Share of the way from the noise to the signal level a peak must reach where any lead is noisy.
 const NOISY_THRESHOLD_SHARE: f64 = 0.5;
 /// No search-back where every lead is noisy.
@@ -189,6 +191,8 @@ pub struct QrsDetector {
     all_noisy: bool,
     /// Sum of the envelope over the learning period (for the early-lock mean).
     learn_env_sum: f64,
+    /// The last beat delineated had a wide QRS ([`QrsDetector::set_last_beat_wide`]).
+    last_wide: bool,
     /// The largest peak the last failed search-back found too small for a beat.
     small_prev: Option<Peak>,
     /// The largest peak since `small_prev`.
@@ -245,6 +249,7 @@ impl QrsDetector {
             noisy: false,
             all_noisy: false,
             learn_env_sum: 0.0,
+            last_wide: true,
             small_prev: None,
             small_gap: 0.0,
         })
@@ -416,6 +421,13 @@ impl QrsDetector {
         self.all_noisy = every_lead;
     }
 
+    /// Whether the last beat delineated had a wide QRS (≥ [`WIDE_QRS_MS`]; told by whoever delineates,
+    /// as it is known): after a wide QRS, T waves come tall and late. Until told, a QRS counts as wide,
+    /// so that the later T-wave test stays on.
+    pub fn set_last_beat_wide(&mut self, wide: bool) {
+        self.last_wide = wide;
+    }
+
     fn classify(&mut self, p: Peak, searchback: bool, out: &mut impl Extend<Detection>) {
         let thr = if searchback {
             0.5 * self.threshold()
@@ -465,12 +477,16 @@ impl QrsDetector {
         }
         // Pan-Tompkins test T waves within 360 ms at half the slope. Paced beats and slow rhythms (long QT)
         // put the T wave later: up to 500 ms a much flatter peak (< 30 % of the slope) is a T wave too.
-        // A peak in the first half of the usual RR with less than half the slope is a T wave too: premature
-        // beats that early (PVCs, APCs) are at least as steep as the usual QRS, tall paced T waves are not.
+        // After a wide QRS (paced, bundle-branch block), a peak in the first half of the usual RR with
+        // less than half the slope is a T wave too: repolarisation after a wide QRS makes tall late T
+        // waves (LUDB 74's paced T waves, 360–460 ms), and premature beats that early are at least as
+        // steep as the usual QRS. After a narrow QRS the T wave is over by then, and such a peak is
+        // a small premature beat (MIT-BIH 201's aberrated APCs at 450–600 ms, 0.35 of the QRS).
         let very_early = self.rr_mean > 0.0 && (dt as f64) < 0.5 * self.rr_mean;
+        let late_t = self.last_wide || self.noisy;
         let t_like = (dt < self.ms(360.0) && p.slope < 0.5 * last.slope)
             || (dt < self.ms(500.0) && p.slope < 0.3 * last.slope)
-            || (very_early && dt < self.ms(600.0) && p.slope < 0.5 * last.slope);
+            || (late_t && very_early && dt < self.ms(600.0) && p.slope < 0.5 * last.slope);
         // Not where a lead is noisy: noise inflates the envelope, not the slope of a T wave.
         let ratio = self.cfg.t_wave_max_envelope_ratio;
         t_like && (self.noisy || !(ratio > 0.0 && p.value >= ratio * last.value))
@@ -950,6 +966,37 @@ mod tests {
         }
         d.finish(&mut out);
         assert_eq!(out.len(), n_beats, "{out:?}");
+    }
+
+    #[test]
+    fn after_a_narrow_qrs_a_small_complex_late_in_the_first_half_of_the_rr_is_a_beat() {
+        let fs = 500.0;
+        let rr = 700; // 1400 ms
+        let mut x = vec![0.0; rr * 12];
+        let mut n_beats = 0;
+        for b in 0..11 {
+            let r = rr / 2 + b * rr;
+            add_triangle(&mut x, fs, r, 40.0, 1000.0);
+            n_beats += 1;
+            // 520 ms on (past the 500 ms test, in the first half of the RR): a small complex with
+            // 43 % of the QRS slope and 30 % of its envelope, as MIT-BIH 201's aberrated APCs.
+            if b == 6 {
+                add_triangle(&mut x, fs, r + 260, 28.0, 300.0);
+            }
+        }
+        let detect = |wide: bool| {
+            let mut d = QrsDetector::new(DetectorConfig::default(), fs, 1).unwrap();
+            d.set_last_beat_wide(wide);
+            let mut out = Vec::new();
+            for v in &x {
+                d.process(&[*v], &mut out);
+            }
+            d.finish(&mut out);
+            out.len()
+        };
+        // After a narrow QRS it is a beat; after a wide one it could be the tall late T wave.
+        assert_eq!(detect(false), n_beats + 1);
+        assert_eq!(detect(true), n_beats);
     }
 
     /// Detections of 1 lead at 500 Hz with the given settings, the record finished.

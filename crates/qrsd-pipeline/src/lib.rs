@@ -737,6 +737,11 @@ impl Pipeline {
             self.classifier
                 .classify(r_sample, qrsd, pace_sample.is_some(), shape)
         };
+        if let (Some(q), true) = (qrsd, class != BeatClass::Noise) {
+            let ms = q as f64 * 1000.0 / self.cfg.fs_hz;
+            self.detector
+                .set_last_beat_wide(ms >= qrsd_detect::WIDE_QRS_MS);
+        }
         // Paced by its recorded spike and morphology (no stimulus known): the spike's foot is the
         // stimulus, so that stimulus-to-QRS-end can be measured.
         let unflagged = self.classifier.unflagged_stimulus();
