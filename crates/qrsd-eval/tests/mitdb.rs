@@ -28,9 +28,10 @@ fn mitdb_detection_and_class_do_not_regress() {
     let g = &rep.gross;
     // Every labelled beat after the learning period, outside ventricular flutter.
     assert_eq!(g.tp() + g.fn_(), 74424);
-    // Today 99.83 % (99.77 % before a peak with half the last QRS's envelope was a beat whatever
-    // its slope; 99.79 % before the threshold rose where any lead is noisy).
-    assert!(g.se() >= 99.8, "QRS Se {:.2}%", g.se());
+    // Today 99.87 % (99.82 % before the late T-wave test applied only after a wide QRS: MIT-BIH
+    // 201's aberrated APCs; 99.77 % before a peak with half the last QRS's envelope was a beat
+    // whatever its slope; 99.79 % before the threshold rose where any lead is noisy).
+    assert!(g.se() >= 99.85, "QRS Se {:.2}%", g.se());
     // Today 99.81 % (99.75 % before search-back needed a fifth of the last QRS's envelope and the
     // signal level stopped at 3x the noise level in pauses; 99.62 % before undelineable search-back detections were dropped, 99.53 % before
     // the threshold rose where any lead is noisy, 99.42 % before it rose where every lead is).
@@ -44,17 +45,12 @@ fn mitdb_detection_and_class_do_not_regress() {
         "without noise-classed: Se {se_n:.2}% PPV {ppv_n:.2}%"
     );
     let u = &rep.gross_unpaced;
-    // Today 94.14 % / 95.12 % (93.29 % / 95.12 % before the detector took wide PVCs on the T wave,
-    // 59918c1; 91.12 % / 95.03 % before a run or an alternate shape without the usual P wave stayed
-    // ectopic: MIT-BIH 223's ventricular tachycardia, 124, 215, 205).
-    // 91.12 % / 95.03 % after issue-18 stage 4 (resized premature beats, re-alignment, large unlike
-    // detections `noise`, prematurity ignored in an irregular rhythm; 87.45 % / 90.03 % before).
-    // 87.49 % / 89.77 % on f7ec6a9 (87.56 % / 90.12 % on 6f017fa; 88.21 % / 89.74 % before the quality stage classed beats in unreadable
-    // stretches `noise`; 87.58 % / 81.42 % before a ventricular beat had to be neither narrower than
-    // the usual beat nor of its shape, and small unlike detections became `noise`; 58.40 % PPV
-    // before alternate conducted shapes were kept).
-    assert!(u.veb_se() >= 93.6, "VEB Se {:.2}%", u.veb_se());
-    assert!(u.veb_ppv() >= 94.7, "VEB PPV {:.2}%", u.veb_ppv());
+    // Today 94.97 % / 94.27 %: 201's aberrated APCs, found since the late T-wave test applies only
+    // after a wide QRS, are classed ectopic (27 more); 94.93 % / 94.86 % before, 94.14 % / 95.14 %
+    // before beats in unreadable stretches could match any of the record's shapes. History in
+    // docs/history.md and docs/validation.md.
+    assert!(u.veb_se() >= 94.5, "VEB Se {:.2}%", u.veb_se());
+    assert!(u.veb_ppv() >= 94.1, "VEB PPV {:.2}%", u.veb_ppv());
 }
 
 /// `(SNR dB, min Se %, min PPV %)` of the bw+ma noise-stress variants of 118 and 119, counting every
@@ -91,7 +87,7 @@ fn noise_stress_holds(snr_db: f64, all: (f64, f64), without_noise: (f64, f64), m
 
 #[test]
 fn noise_stress_12_db_does_not_regress() {
-    // Today 100.00 / 99.58 %, without noise-classed 100.00 / 99.72 % (99.97 / 99.47 % before the
+    // Today 100.00 / 99.55 %, without noise-classed 100.00 / 99.72 % (99.97 / 99.47 % before the
     // noise switched on and off without a step, as `nst` adds it; history in docs/history.md).
     // N-like beats classed paced: 1.
     noise_stress_holds(12.0, (99.8, 99.5), (99.5, 99.5), 2);
