@@ -30,10 +30,11 @@ const POINTS: usize = (2.0 * HALF_MS / STEP_MS) as usize + 1;
 /// from beat to beat.
 const MAX_SHIFT: usize = 2;
 /// A beat unlike the usual one at `MAX_SHIFT` is compared again at shifts of up to this many steps
-/// (±60 ms, R to S of a wide QRS): R may have been found on another wave of the same complex. On
-/// MIT-BIH (212, 118, 232: R and S of similar size) this took 122 conducted beats out of `ectopic`
-/// for 5 V beats; ±40 ms took 74.
-const REALIGN_SHIFT: usize = 15;
+/// (the template's half-width, ±80 ms): R may have been found on another wave of the same complex,
+/// anywhere in a wide QRS. On MIT-BIH (212, 118, 232: R and S of similar size) ±60 ms took 122
+/// conducted beats out of `ectopic` for 5 V beats, ±40 ms 74; ±80 ms 11 more (232's premature
+/// beats, R found ~60 ms late at the end of their QRS) for none, and ±100 ms no more.
+const REALIGN_SHIFT: usize = (HALF_MS / STEP_MS) as usize;
 /// Padding of the sampled beat each side, steps: room for the re-alignment.
 const PAD: usize = REALIGN_SHIFT;
 /// Amplitude ratio (either way) past which a premature beat not quite of the usual shape is not
@@ -55,6 +56,13 @@ const SMALL: f64 = 0.4;
 /// beat (MIT-BIH V beats: median 1.3, 99th percentile 2.6), electrode motion anything. On MIT-BIH 41
 /// false detections and 22 conducted beats classed ectopic were larger, and 3 V beats (record 200).
 const LARGE: f64 = 3.0;
+/// A lead whose RMS (R ± 80 ms) grew past this multiple of its usual size carries artefact over the
+/// beat when the other leads still show the usual beat (electrode motion in one lead; MIT-BIH 101,
+/// 115, 200, 209: V1 at 7–60× its usual size over conducted beats and false detections, 21 of them
+/// classed ectopic). A ventricular beat can grow a lead where the usual QRS is small as much (MIT-BIH
+/// 221: 5–6×), but its other leads then are not of the usual shape. Chosen by 5-fold cross-validation
+/// grouped by record from 3–15 (every fold: 5; docs/validation.md, stage 6).
+const SWOLLEN: f64 = 5.0;
 /// Correlation with the template under which a beat is shaped differently. On LUDB 1,711 of 1,753
 /// judged beats lie ≥ 0.9 and the rest mostly in atrial fibrillation with aberrant conduction (0.6–0.9);
 /// the ventricular extrasystoles of its records that list them lie at 0.14–0.52, and the simulator's
@@ -106,6 +114,13 @@ const P_VISIBLE: f64 = 0.6;
 /// A beat lacks the usual P wave when its pre-QRS stretch correlates this much less with the template
 /// than the usual beats do.
 const P_ABSENT_DROP: f64 = 0.5;
+/// In an irregular rhythm, a wide beat not very unlike the usual one (≥ `UNLIKE`) whose every lead
+/// still correlates at least this with the usual beat is conducted aberrantly, not ectopic. In atrial
+/// fibrillation a beat on a short cycle after a long one often meets a bundle branch still refractory
+/// (Ashman): wide, but the activation still starts down the other bundle and keeps the usual shape
+/// in every lead, while a ventricular focus changes at least one lead far. Chosen by 5-fold
+/// cross-validation grouped by record from 0.6–0.9 (docs/validation.md, stage 6).
+const ABERRANT_LEAD_ALIKE: f64 = 0.65;
 /// Weight of a new beat in the running means and the template.
 const ALPHA: f64 = 0.1;
 /// Other conducted shapes kept beside the usual one (alternating or intermittent conduction: a
@@ -198,6 +213,13 @@ pub(crate) struct Classifier {
     beat_no_p: bool,
     /// Beats of the current run of a new shape that lacked the usual P wave.
     run_no_p: u32,
+    /// The previous detection's sampled span (same layout as `template`) and whether it is set: a
+    /// QRS reproduces its predecessor's shape beat after beat (a ventricular tachycardia too),
+    /// noise does not.
+    prev: Vec<f64>,
+    has_prev: bool,
+    /// Per lead: swollen past `SWOLLEN`× its usual size in the current beat.
+    swollen: Vec<bool>,
 }
 
 /// A conducted shape other than the usual one, with how often it came on time and early.
@@ -268,6 +290,9 @@ impl Classifier {
             beat_p: None,
             beat_no_p: false,
             run_no_p: 0,
+            prev: vec![0.0; n_leads * POINTS],
+            has_prev: false,
+            swollen: vec![false; n_leads],
         }
     }
 
@@ -288,14 +313,17 @@ impl Classifier {
     ) -> BeatClass {
         self.unflagged_stimulus = None;
         let Some(qrsd) = qrsd_samples.map(|q| q as f64) else {
+            self.has_prev = false;
             return BeatClass::Unknown;
         };
         let rr = self.last_r.map(|p| (r - p.min(r)) as f64);
         self.last_r = Some(r);
         if paced {
+            self.has_prev = false;
             return BeatClass::Paced;
         }
         let sampled = self.sample(&shape);
+        self.keep_prev(sampled);
         let unflagged_paced = sampled && self.unflagged_paced(&shape, qrsd);
         let class = self.usual_class(rr, qrsd, sampled);
         self.follow_rhythm(rr, class);
@@ -333,20 +361,42 @@ impl Classifier {
         self.last_intrinsic = false;
     }
 
-    /// Whether a detection in an unreadable stretch is a QRS of the record's own: it correlates
+    /// Whether a detection in an unreadable stretch is a QRS: it repeats its predecessor's shape
+    /// (≥ `ALIKE`), as a ventricular tachycardia does (its fast, wide beats raise the slope-noise
+    /// floor that makes a stretch unreadable; on MIT-BIH 57 V beats of 203, 205 and 223 were classed
+    /// `noise` there, 22 of them repeat their predecessor at ≥ 0.9), or it is one of the record's own
+    /// shapes ([`Classifier::matches_known`]). Learns nothing but the previous detection.
+    pub(crate) fn reproduces_qrs(&mut self, shape: &Shape<'_>) -> bool {
+        let sampled = self.sample(shape);
+        let repeats = sampled && self.has_prev && self.likeness(&self.prev).0 >= ALIKE;
+        self.keep_prev(sampled);
+        repeats || (sampled && self.known_shape())
+    }
+
+    /// Whether the beat, sampled around `shape`'s R, is one of the record's own shapes: it correlates
     /// ≥ `NOISY_ALIKE` with the confirmed usual beat or a shape seen `KNOWN_AFTER` times (an alternate
     /// conduction or a recurring extrasystole), re-aligned within a QRS's span (noise moves the
     /// largest deflection the R is placed on). Learns nothing.
     pub(crate) fn matches_known(&mut self, shape: &Shape<'_>) -> bool {
-        if !self.confirmed || !self.sample(shape) {
-            return false;
+        self.sample(shape) && self.known_shape()
+    }
+
+    fn known_shape(&self) -> bool {
+        self.confirmed
+            && (self.likeness_within(&self.template, REALIGN_SHIFT).0 >= NOISY_ALIKE
+                || self.alt.iter().any(|a| {
+                    a.used
+                        && a.on_time + a.premature >= KNOWN_AFTER
+                        && self.likeness_within(&a.template, REALIGN_SHIFT).0 >= NOISY_ALIKE
+                }))
+    }
+
+    /// The sampled beat (when `sampled`) becomes the previous detection.
+    fn keep_prev(&mut self, sampled: bool) {
+        if sampled {
+            adopt(&mut self.prev, &self.beat, PAD);
         }
-        self.likeness_within(&self.template, REALIGN_SHIFT).0 >= NOISY_ALIKE
-            || self.alt.iter().any(|a| {
-                a.used
-                    && a.on_time + a.premature >= KNOWN_AFTER
-                    && self.likeness_within(&a.template, REALIGN_SHIFT).0 >= NOISY_ALIKE
-            })
+        self.has_prev = sampled;
     }
 
     /// The class from the usual beat's context (rhythm, width, shape), and that context updated.
@@ -376,7 +426,30 @@ impl Classifier {
             && matches!(rr, Some(rr) if self.rr_mean > 0.0 && rr < PREMATURE * self.rr_mean);
         let wide = self.qrsd_mean > 0.0 && qrsd > WIDE * self.qrsd_mean;
         let judged = likeness.filter(|_| self.confirmed);
+        // Atrial fibrillation's aberrant conduction (Ashman): wide, but every lead keeps the usual
+        // shape. Not in a regular rhythm: there premature beats that close to the usual shape are
+        // mostly fascicular or septal extrasystoles (MIT-BIH 213, 223).
+        let aberrant = wide
+            && self.irregularity >= IRREGULAR
+            && judged.is_some_and(|c| c >= UNLIKE)
+            && self.lead_min_likeness(&self.template, shift) >= ABERRANT_LEAD_ALIKE;
         let different = judged.is_some_and(|c| c < DIFFERENT);
+        // Electrode motion in one lead over a conducted beat (or over nothing): judged on the other
+        // leads, which show the usual beat or nothing. Before the alternate shapes, which must not
+        // learn the artefact.
+        if different {
+            if let Some((rest_c, rest_amp)) = self.likeness_without_swollen() {
+                if rest_c >= ALIKE {
+                    if let Some(rr) = rr {
+                        self.rr_mean = ema(self.rr_mean, rr);
+                    }
+                    return BeatClass::Intrinsic;
+                }
+                if rest_amp < SMALL {
+                    return BeatClass::Noise;
+                }
+            }
+        }
         // An alternate conduction comes on time and no wider; a late-coupled extrasystole still comes
         // a little early.
         let early = matches!(rr, Some(rr) if rr < ALT_ON_TIME * self.rr_mean);
@@ -420,10 +493,11 @@ impl Classifier {
         if let Some(rr) = rr {
             self.rr_mean = ema(self.rr_mean, rr);
         }
-        self.usual_shape_class(likeness, shift, qrsd, wide, narrow, sampled)
+        self.usual_shape_class(likeness, shift, qrsd, wide && !aberrant, narrow, sampled)
     }
 
-    /// The class of a beat that is not a premature extrasystole, from its likeness to the usual shape.
+    /// The class of a beat that is not a premature extrasystole, from its likeness to the usual shape;
+    /// `wide`: wider than the usual beat, and not by aberrant conduction.
     fn usual_shape_class(
         &mut self,
         likeness: Option<f64>,
@@ -755,6 +829,78 @@ impl Classifier {
             }
         }
         best
+    }
+
+    /// Lowest correlation, lead by lead, between `template` and the beat's span starting `shift` steps
+    /// into `self.beat` (0 for a flat lead: it shows nothing alike).
+    fn lead_min_likeness(&self, template: &[f64], shift: usize) -> f64 {
+        let n = POINTS + 2 * PAD;
+        template
+            .chunks_exact(POINTS)
+            .zip(self.beat.chunks_exact(n))
+            .map(|(t, b)| {
+                let b = &b[shift..shift + POINTS];
+                let (mut xy, mut xx, mut yy) = (0.0, 0.0, 0.0);
+                for (x, y) in t.iter().zip(b) {
+                    xy += x * y;
+                    xx += x * x;
+                    yy += y * y;
+                }
+                if xx > 0.0 && yy > 0.0 {
+                    xy / (xx * yy).sqrt()
+                } else {
+                    0.0
+                }
+            })
+            .fold(f64::INFINITY, f64::min)
+    }
+
+    /// With some but not all leads swollen past `SWOLLEN`× their usual size: the correlation with the
+    /// template over the other leads (best of ±`MAX_SHIFT`) and their RMS over the template's there.
+    fn likeness_without_swollen(&mut self) -> Option<(f64, f64)> {
+        let n = POINTS + 2 * PAD;
+        let energy = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>();
+        for ((sw, t), b) in self
+            .swollen
+            .iter_mut()
+            .zip(self.template.chunks_exact(POINTS))
+            .zip(self.beat.chunks_exact(n))
+        {
+            let bb = energy(&b[PAD..PAD + POINTS]);
+            *sw = bb > SWOLLEN * SWOLLEN * energy(t);
+        }
+        let swollen = self.swollen.iter().filter(|&&s| s).count();
+        if swollen == 0 || swollen == self.n_leads {
+            return None;
+        }
+        let mut best = (f64::NEG_INFINITY, 0.0);
+        for shift in PAD - MAX_SHIFT..=PAD + MAX_SHIFT {
+            let (mut xy, mut xx, mut tt) = (0.0, 0.0, 0.0);
+            for ((&sw, t), b) in self
+                .swollen
+                .iter()
+                .zip(self.template.chunks_exact(POINTS))
+                .zip(self.beat.chunks_exact(n))
+            {
+                if sw {
+                    continue;
+                }
+                for (x, y) in t.iter().zip(&b[shift..shift + POINTS]) {
+                    xy += x * y;
+                    xx += y * y;
+                    tt += x * x;
+                }
+            }
+            let c = if tt > 0.0 && xx > 0.0 {
+                xy / (tt * xx).sqrt()
+            } else {
+                0.0
+            };
+            if c > best.0 {
+                best = (c, if tt > 0.0 { (xx / tt).sqrt() } else { 1.0 });
+            }
+        }
+        Some(best)
     }
 
     /// RMS of the beat's span starting `shift` steps into `self.beat` over the template's RMS.
@@ -1529,5 +1675,153 @@ mod tests {
         r += 400;
         run_with_onset(&mut c, r, 45, &window(false), R - 10);
         assert!(c.lacks_p(), "{:?} {}", c.beat_p, c.p_usual);
+    }
+
+    /// Two leads from functions of the time from R, ms (µV).
+    fn leads(l0: impl Fn(f64) -> f64, l1: impl Fn(f64) -> f64) -> Vec<Vec<f64>> {
+        let t = |i: usize| (i as f64 - R as f64) * 1000.0 / FS;
+        vec![
+            (0..LEN).map(|i| l0(t(i))).collect(),
+            (0..LEN).map(|i| l1(t(i))).collect(),
+        ]
+    }
+
+    fn gauss(t: f64, centre: f64, w_ms: f64, a: f64) -> f64 {
+        a * (-0.5 * ((t - centre) / w_ms).powi(2)).exp()
+    }
+
+    /// Usual beats at `rrs` (cycled) until the context is learnt; returns the last R.
+    fn learn(c: &mut Classifier, usual: &[Vec<f64>], rrs: &[u64], beats: usize) -> u64 {
+        let mut r = 0;
+        for k in 0..beats {
+            r += rrs[k % rrs.len()];
+            assert_eq!(
+                run_with_onset(c, r, 45, usual, R - 10),
+                BeatClass::Intrinsic
+            );
+        }
+        r
+    }
+
+    #[test]
+    fn the_usual_beat_with_r_found_at_its_other_end_is_still_the_usual_beat() {
+        let mut c = Classifier::new(2);
+        let usual = window(false);
+        let mut r = learn(&mut c, &usual, &[400], 6);
+        // The same complex with R taken 72 ms late (near the end of a wide QRS, MIT-BIH 232's
+        // premature beats), premature: re-aligned within the template's half-width it is the usual
+        // beat (beyond ±60 ms it read "ectopic").
+        let late: Vec<Vec<f64>> = usual
+            .iter()
+            .map(|l| (0..LEN).map(|i| l[i.saturating_sub(36)]).collect())
+            .collect();
+        r += 240;
+        assert_eq!(
+            run_with_onset(&mut c, r, 45, &late, R - 46),
+            BeatClass::Intrinsic
+        );
+    }
+
+    fn shape_of(w: &[Vec<f64>]) -> Shape<'_> {
+        Shape {
+            window: w,
+            len: LEN,
+            r_index: R,
+            onset_index: Some(R - 10),
+            fs_hz: FS,
+        }
+    }
+
+    #[test]
+    fn in_an_unreadable_stretch_a_qrs_repeating_its_predecessor_is_a_beat_and_noise_is_not() {
+        let mut c = Classifier::new(2);
+        let r = learn(&mut c, &window(false), &[400], 6);
+        let vt = window(true);
+        // The first beat of a ventricular tachycardia where no lead is readable: like neither the
+        // usual beat nor its predecessor, it is not told from noise …
+        assert!(!c.reproduces_qrs(&shape_of(&vt)));
+        c.skipped();
+        // … the next ones repeat it: beats, and ectopic.
+        for k in 1..4 {
+            assert!(c.reproduces_qrs(&shape_of(&vt)), "beat {k}");
+            assert_eq!(
+                run_with_onset(&mut c, r + 250 * k, 60, &vt, R - 10),
+                BeatClass::Ectopic
+            );
+        }
+        // Noise does not repeat itself.
+        let mut seed = 12345u64;
+        let mut noise = || {
+            let mut next = || {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((seed >> 33) as f64 / (1u64 << 31) as f64 - 0.5) * 2000.0
+            };
+            vec![
+                (0..LEN).map(|_| next()).collect::<Vec<f64>>(),
+                (0..LEN).map(|_| next()).collect::<Vec<f64>>(),
+            ]
+        };
+        let (n1, n2) = (noise(), noise());
+        assert!(!c.reproduces_qrs(&shape_of(&n1)));
+        c.skipped();
+        assert!(!c.reproduces_qrs(&shape_of(&n2)));
+    }
+
+    #[test]
+    fn in_atrial_fibrillation_a_wide_beat_keeping_the_usual_shape_in_every_lead_is_aberrant() {
+        let usual = window(false);
+        // Wide (70 ms against 45) and ~0.75 alike in each lead: the usual activation with a late
+        // wave added (a bundle branch still refractory).
+        let aberrant = reshaped(0.8, 1.0);
+        // About as alike over both leads, but one lead of the usual shape and one of another: the
+        // activation changed direction (a ventricular focus).
+        let focal = leads(
+            |t| gauss(t, 0.0, 10.0, 1000.0),
+            |t| gauss(t, -12.0, 8.0, 700.0) - gauss(t, 12.0, 8.0, 700.0),
+        );
+        let irregular = [400u64, 560, 300, 480, 620, 360];
+        for (rrs, w, expected) in [
+            (&irregular[..], &aberrant, BeatClass::Intrinsic),
+            (&irregular[..], &focal, BeatClass::Ectopic),
+            // In a regular rhythm a wide beat of another shape on time stays ectopic.
+            (&[400u64][..], &aberrant, BeatClass::Ectopic),
+        ] {
+            let mut c = Classifier::new(2);
+            let r = learn(&mut c, &usual, rrs, 30) + 400;
+            let class = c.classify(r, Some(70), false, shape_of(w));
+            let (all, shift) = c.likeness(&c.template);
+            let lead_min = c.lead_min_likeness(&c.template, shift);
+            assert!((0.55..0.85).contains(&all), "{all}");
+            assert_eq!(class, expected, "{rrs:?}: {all:.2}, lead min {lead_min:.2}");
+        }
+    }
+
+    #[test]
+    fn a_lead_swollen_by_artefact_over_the_usual_beat_does_not_make_it_ectopic() {
+        // The usual beat is large in lead 0 and small in lead 1 (a lead across its axis).
+        let usual = leads(
+            |t| gauss(t, 0.0, 10.0, 1000.0),
+            |t| gauss(t, 0.0, 12.0, 150.0),
+        );
+        // Electrode motion in lead 1, ~8× its usual size.
+        let motion = |t: f64| gauss(t, -30.0, 25.0, 1200.0) - gauss(t, 30.0, 20.0, 900.0);
+        let over_beat = leads(|t| gauss(t, 0.0, 10.0, 1000.0), motion);
+        let over_nothing = leads(|_| 0.0, motion);
+        // A ventricular beat growing lead 1 as much: lead 0 is not the usual beat either.
+        let focal = leads(
+            |t| gauss(t, -15.0, 12.0, 800.0) - gauss(t, 15.0, 12.0, 700.0),
+            motion,
+        );
+        for (w, expected) in [
+            (&over_beat, BeatClass::Intrinsic),
+            (&over_nothing, BeatClass::Noise),
+            (&focal, BeatClass::Ectopic),
+        ] {
+            let mut c = Classifier::new(2);
+            let r = learn(&mut c, &usual, &[400], 6) + 240;
+            assert_eq!(c.classify(r, Some(45), false, shape_of(w)), expected);
+        }
     }
 }
