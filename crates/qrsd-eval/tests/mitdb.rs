@@ -45,12 +45,12 @@ fn mitdb_detection_and_class_do_not_regress() {
         "without noise-classed: Se {se_n:.2}% PPV {ppv_n:.2}%"
     );
     let u = &rep.gross_unpaced;
-    // Today 94.97 % / 94.27 %: 201's aberrated APCs, found since the late T-wave test applies only
-    // after a wide QRS, are classed ectopic (27 more); 94.93 % / 94.86 % before, 94.14 % / 95.14 %
-    // before beats in unreadable stretches could match any of the record's shapes. History in
-    // docs/history.md and docs/validation.md.
+    // Today 94.90 % / 95.57 % (94.97 % / 94.27 % before aberrant conduction in atrial fibrillation
+    // stayed conducted and a lead swollen 5x was artefact; 201's aberrated APCs, found since the late
+    // T-wave test applies only after a wide QRS, are classed ectopic; 94.14 % / 95.14 % before beats
+    // in unreadable stretches could match any of the record's shapes). History in docs/validation.md.
     assert!(u.veb_se() >= 94.5, "VEB Se {:.2}%", u.veb_se());
-    assert!(u.veb_ppv() >= 94.1, "VEB PPV {:.2}%", u.veb_ppv());
+    assert!(u.veb_ppv() >= 95.3, "VEB PPV {:.2}%", u.veb_ppv());
 }
 
 /// `(SNR dB, min Se %, min PPV %)` of the bw+ma noise-stress variants of 118 and 119, counting every
