@@ -1154,11 +1154,13 @@ mod tests {
         // Lead 8 (V3) as an electrode coming back on just before the QRS leaves it: a 3 mV jump
         // from the held value 16 ms before the QRS, decaying through the high-pass.
         let mut leads = clean.clone();
+        // The time constant of a 0.5 Hz high-pass, s.
+        let tau_s = 1.0 / (2.0 * std::f64::consts::PI * 0.5);
         for (i, v) in leads[8].iter_mut().enumerate() {
             *v = if i < on - 8 {
                 0.0
             } else {
-                3000.0 * (-((i - (on - 8)) as f64) / (0.318 * fs)).exp()
+                3000.0 * (-((i - (on - 8)) as f64) / (tau_s * fs)).exp()
             };
         }
         let delineate = |leads: &[Vec<f64>], excluded: u64| {
