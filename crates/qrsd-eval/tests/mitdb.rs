@@ -45,12 +45,12 @@ fn mitdb_detection_and_class_do_not_regress() {
         "without noise-classed: Se {se_n:.2}% PPV {ppv_n:.2}%"
     );
     let u = &rep.gross_unpaced;
-    // Today 94.90 % / 95.57 % (94.97 % / 94.27 % before aberrant conduction in atrial fibrillation
-    // stayed conducted and a lead swollen 5x was artefact; 201's aberrated APCs, found since the late
-    // T-wave test applies only after a wide QRS, are classed ectopic; 94.14 % / 95.14 % before beats
-    // in unreadable stretches could match any of the record's shapes). History in docs/validation.md.
-    assert!(u.veb_se() >= 94.5, "VEB Se {:.2}%", u.veb_se());
-    assert!(u.veb_ppv() >= 95.3, "VEB PPV {:.2}%", u.veb_ppv());
+    // Today 93.94 % / 96.54 % (94.90 % / 95.57 % before premature beats 0.9-0.93 alike but resized
+    // were ectopic, beats of another shape under 0.55 of the usual size not ventricular and pauses
+    // capped in the running mean RR, 9a3eb7e; 94.14 % / 95.14 % at d5a5f9a). History in
+    // docs/validation.md.
+    assert!(u.veb_se() >= 93.6, "VEB Se {:.2}%", u.veb_se());
+    assert!(u.veb_ppv() >= 96.2, "VEB PPV {:.2}%", u.veb_ppv());
 }
 
 /// `(SNR dB, min Se %, min PPV %)` of the bw+ma noise-stress variants of 118 and 119, counting every

@@ -718,12 +718,11 @@ impl Pipeline {
             fs_hz: self.cfg.fs_hz,
         };
         // Where no lead is readable, or a lead is noisy and the detection delineates to no QRS, what
-        // the detector found is only a beat when it repeats its predecessor's shape or has one of the
-        // record's own QRS shapes, around the delineated R or, where noise stretched the delineated
+        // the detector found is only a beat when it has one of the record's own QRS shapes, around the delineated R or, where noise stretched the delineated
         // QRS and took its R along, around the detector's peak.
         let quality = self.beat_quality(start + dl.r_index as u64);
         let known = |c: &mut Classifier| {
-            c.reproduces_qrs(&shape)
+            c.matches_known(&shape)
                 || c.matches_known(&Shape {
                     r_index: (d.r_sample - start) as usize,
                     ..shape
