@@ -130,6 +130,9 @@ const P_VISIBLE: f64 = 0.6;
 /// A beat lacks the usual P wave when its pre-QRS stretch correlates this much less with the template
 /// than the usual beats do.
 const P_ABSENT_DROP: f64 = 0.5;
+/// A run of a new shape lacks the usual P wave when its P likeness, averaged over the run, is this
+/// much below the usual beats' (an average scatters less than one beat's, so the bar is lower).
+const RUN_P_DROP: f64 = 0.3;
 /// In an irregular rhythm, a wide beat not very unlike the usual one (≥ `UNLIKE`) whose every lead
 /// still correlates at least this with the usual beat is conducted aberrantly, not ectopic. In atrial
 /// fibrillation a beat on a short cycle after a long one often meets a bundle branch still refractory
@@ -237,6 +240,9 @@ pub(crate) struct Classifier {
     run_no_p: u32,
     /// Per lead: swollen past `SWOLLEN`× its usual size in the current beat.
     swollen: Vec<bool>,
+    /// Sum and count of the P likenesses known in the current run of a new shape.
+    run_p_sum: f64,
+    run_p_n: u32,
 }
 
 /// A conducted shape other than the usual one, with how often it came on time and early.
@@ -308,6 +314,8 @@ impl Classifier {
             beat_no_p: false,
             run_no_p: 0,
             swollen: vec![false; n_leads],
+            run_p_sum: 0.0,
+            run_p_n: 0,
         }
     }
 
@@ -543,12 +551,28 @@ impl Classifier {
                     adopt(&mut self.run_template, &self.beat, PAD);
                     self.unlike_run = 1;
                     self.run_no_p = 0;
+                    self.run_p_sum = 0.0;
+                    self.run_p_n = 0;
                 }
                 self.run_no_p += u32::from(self.beat_no_p);
+                if let Some(p) = self.beat_p {
+                    self.run_p_sum += p;
+                    self.run_p_n += 1;
+                }
                 // A run mostly without the usual P wave is not a change of conduction but a
                 // ventricular (or junctional) rhythm at about the sinus rate: it stays ectopic
                 // however long (MIT-BIH 223's ventricular tachycardia, 124's idioventricular runs).
-                let ventricular_run = 2 * self.run_no_p > self.unlike_run;
+                // So is a run whose P wave comes only now and then: the atria dissociated from a
+                // ventricular escape rhythm (207), their P waves landing before some QRSs by chance.
+                // Not a run narrower or much smaller than the usual beat: that is no ventricular
+                // rhythm (the return to a junctional rhythm after one, 124).
+                let run_p = self.run_p_sum / f64::from(self.run_p_n.max(1));
+                let dissociated = !not_ventricular
+                    && self.irregularity < IRREGULAR
+                    && self.p_usual >= P_VISIBLE
+                    && self.run_p_n > 0
+                    && run_p < self.p_usual - RUN_P_DROP;
+                let ventricular_run = 2 * self.run_no_p > self.unlike_run || dissociated;
                 if self.unlike_run >= ADOPT_AFTER && !ventricular_run {
                     self.adopt_current(PAD);
                     self.qrsd_mean = qrsd;
@@ -1637,6 +1661,32 @@ mod tests {
         assert!(
             ventricular.iter().all(|k| *k == BeatClass::Ectopic),
             "{ventricular:?}"
+        );
+    }
+
+    #[test]
+    fn a_wide_run_with_the_p_wave_only_now_and_then_stays_ectopic() {
+        // A ventricular escape rhythm with the atria dissociated (MIT-BIH 207): sinus P waves
+        // march through and land before every other QRS. Half the run lacks the P wave, so no
+        // majority does; the run's mean P likeness still falls far below the usual beats'.
+        let mut c = Classifier::new(2);
+        let usual = with_p(&window(false));
+        let (with, without) = (with_p(&window(true)), window(true));
+        let mut r = 0;
+        for _ in 0..30 {
+            r += 400;
+            run_with_onset(&mut c, r, 45, &usual, R - 10);
+        }
+        let classes: Vec<_> = (0..12)
+            .map(|k| {
+                r += 400;
+                let w = if k % 2 == 0 { &with } else { &without };
+                run_with_onset(&mut c, r, 70, w, R - 10)
+            })
+            .collect();
+        assert!(
+            classes.iter().all(|k| *k == BeatClass::Ectopic),
+            "{classes:?}"
         );
     }
 
