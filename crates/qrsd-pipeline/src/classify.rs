@@ -130,6 +130,9 @@ const P_VISIBLE: f64 = 0.6;
 /// A beat lacks the usual P wave when its pre-QRS stretch correlates this much less with the template
 /// than the usual beats do.
 const P_ABSENT_DROP: f64 = 0.5;
+/// A beat keeps the usual P wave when its pre-QRS stretch correlates with the template within this
+/// of the usual beats' correlation.
+const P_KEPT_DROP: f64 = 0.1;
 /// A run of a new shape lacks the usual P wave when its P likeness, averaged over the run, is this
 /// much below the usual beats' (an average scatters less than one beat's, so the bar is lower).
 const RUN_P_DROP: f64 = 0.3;
@@ -577,7 +580,12 @@ impl Classifier {
                     self.adopt_current(PAD);
                     self.qrsd_mean = qrsd;
                     self.unlike_run = 0;
-                } else if (c < UNLIKE || wide || ventricular_run) && !not_ventricular {
+                } else if (c < UNLIKE || wide || ventricular_run)
+                    && !not_ventricular
+                    // On time, no wider, after the usual P wave at the usual PR: conducted, though
+                    // shaped otherwise (a lead's electrode moved, conduction changing; MIT-BIH 230, 111).
+                    && !(self.keeps_p() && !wide)
+                {
                     return BeatClass::Ectopic;
                 }
             }
@@ -744,6 +752,14 @@ impl Classifier {
             && self
                 .beat_p
                 .is_some_and(|p| p < self.p_usual - P_ABSENT_DROP)
+    }
+
+    /// The beat follows the usual P wave about as closely as the usual beats do (regular rhythm, P
+    /// wave reproducible): the atria's impulse was conducted.
+    fn keeps_p(&self) -> bool {
+        self.irregularity < IRREGULAR
+            && self.p_usual >= P_VISIBLE
+            && self.beat_p.is_some_and(|p| p >= self.p_usual - P_KEPT_DROP)
     }
 
     /// A usual beat on time teaches the P-wave template and how reproducible the P wave is.
@@ -1649,11 +1665,11 @@ mod tests {
 
     #[test]
     fn a_run_of_a_new_shape_without_the_p_wave_stays_ectopic() {
-        // With the P wave: the conduction changed, the run becomes the usual beat.
+        // With the P wave: the conduction changed; no wider than the usual beat, each is conducted
+        // from the first, and the run becomes the usual beat.
         let conducted = run_of_new_shape(12, true);
-        assert_eq!(conducted[..3], [BeatClass::Ectopic; 3]);
         assert!(
-            conducted[3..].iter().all(|k| *k == BeatClass::Intrinsic),
+            conducted.iter().all(|k| *k == BeatClass::Intrinsic),
             "{conducted:?}"
         );
         // Without it: a ventricular rhythm at the sinus rate, every beat ectopic.
