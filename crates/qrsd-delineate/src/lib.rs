@@ -285,6 +285,10 @@ pub struct BeatHints {
     /// is off, so their samples are not an ECG. They get no boundaries and take no part in the QRS
     /// region, the noise reference, the global QRS or R: the global QRS is taken over the others.
     pub excluded: u64,
+    /// Leads that do not place R (bit `l` = lead `l`, as `excluded`): their noise is as large as a
+    /// QRS here (a rail jump, electrode motion), and R on it would move the beat off its QRS. Ignored
+    /// when it would leave no lead. Boundaries are still taken from them.
+    pub r_excluded: u64,
 }
 
 impl BeatHints {
@@ -1061,13 +1065,20 @@ fn refine_r(
         return on;
     }
     let width = span.max(1) as f64;
+    let n = leads.len().min(64);
+    let mask = hints.excluded | hints.r_excluded;
+    let skip = if (0..n).all(|l| mask & (1u64 << l) != 0) {
+        hints.excluded
+    } else {
+        mask
+    };
     for (k, e) in energy[..=span].iter_mut().enumerate() {
         let f = k as f64 / width;
         let i = on + k;
         *e = leads
             .iter()
             .enumerate()
-            .filter(|(l, _)| !hints.is_excluded(*l))
+            .filter(|(l, _)| *l >= 64 || skip & (1u64 << l) == 0)
             .map(|(_, x)| (x[i] - (x[on] + f * (x[off] - x[on]))).powi(2))
             .sum();
     }
@@ -1239,9 +1250,31 @@ mod tests {
             stimulus: Some((on - 12, on - 8)),
             later_stimulus: None,
             excluded: 0,
+            r_excluded: 0,
         };
         let (p_ranked, p_learned) = (run(false, hints), run(true, hints));
         assert_eq!(p_ranked.global.onset, p_learned.global.onset);
+    }
+
+    #[test]
+    fn r_is_placed_on_the_leads_left_to_place_it() {
+        // Lead 0: a QRS peaking at 100; lead 1: a rail jump five times larger at 140 (µV).
+        let g = |i: usize, c: f64, w: f64, a: f64| a * (-0.5 * ((i as f64 - c) / w).powi(2)).exp();
+        let l0: Vec<f64> = (0..200).map(|i| g(i, 100.0, 6.0, 1000.0)).collect();
+        let l1: Vec<f64> = (0..200).map(|i| g(i, 140.0, 3.0, 5000.0)).collect();
+        let leads = [&l0[..], &l1[..]];
+        let (mut e, mut c) = (vec![0.0; 200], vec![0.0; 201]);
+        let r = |r_excluded: u64, e: &mut [f64], c: &mut [f64]| {
+            let hints = BeatHints {
+                r_excluded,
+                ..BeatHints::default()
+            };
+            refine_r(&leads, hints, (60, 160), 3, e, c)
+        };
+        assert!((138..=142).contains(&r(0, &mut e, &mut c)));
+        assert!((98..=102).contains(&r(0b10, &mut e, &mut c)));
+        // Leaving out every lead leaves out none.
+        assert!((138..=142).contains(&r(0b11, &mut e, &mut c)));
     }
 
     #[test]
@@ -1269,6 +1302,7 @@ mod tests {
                 stimulus: Some((on - 24, on - 20)),
                 later_stimulus: None,
                 excluded: 0,
+                r_excluded: 0,
             };
             let run = |learned_correction: bool, dead_ms: f64| {
                 let cfg = DelineationConfig {
@@ -1314,6 +1348,7 @@ mod tests {
                 stimulus: Some(art),
                 later_stimulus: None,
                 excluded: 0,
+                r_excluded: 0,
             };
             d.delineate_with(&views, 140, hints, &mut out);
             out

@@ -518,6 +518,17 @@ impl Pipeline {
             .unwrap_or(Quality::Clean)
     }
 
+    /// Leads (bit `l` = lead `l`) labelled worse than noisy in the quality block a beat with R at
+    /// ring index `r` reads.
+    fn unreadable_at(&self, r: u64) -> u64 {
+        let Some(block) = self.beat_block(r) else {
+            return 0;
+        };
+        (0..self.n_leads.min(64))
+            .filter(|&l| self.quality.label(l, block).is_some_and(|q| !q.readable()))
+            .fold(0, |m, l| m | (1u64 << l))
+    }
+
     /// The quality block a beat with R at ring index `r` reads (`None` before the first block).
     fn beat_block(&self, r: u64) -> Option<u64> {
         let done = self.quality.blocks_done();
@@ -618,6 +629,7 @@ impl Pipeline {
         self.excluded = self.excluded_at(d.r_sample, start, end);
         let hints = BeatHints {
             excluded: self.excluded,
+            r_excluded: self.unreadable_at(d.r_sample),
             ..self.stimulus_artefacts(d.r_sample, start, len)
         };
         self.delineator.delineate_with(
@@ -819,6 +831,7 @@ impl Pipeline {
                 stimulus: Some(artefact),
                 later_stimulus: None,
                 excluded: self.excluded,
+                r_excluded: 0,
             },
             &mut self.delineation,
         );
@@ -844,6 +857,7 @@ impl Pipeline {
             stimulus: first.map(window),
             later_stimulus: last.map(window),
             excluded: 0,
+            r_excluded: 0,
         }
     }
 
