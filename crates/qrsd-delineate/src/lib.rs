@@ -655,14 +655,35 @@ impl Delineator {
                 offset: Some(last),
             };
             let half = self.samples(R_SMOOTH_HALF_MS).max(1);
+            let all = BeatHints {
+                r_excluded: 0,
+                ..hints
+            };
             out.r_index = refine_r(
                 &leads[..n_leads],
-                hints,
+                all,
                 (first, last),
                 half,
                 &mut self.scratch,
                 &mut self.cum,
             );
+            // Leads unfit to place R move it only when they carried it off the QRS (a rail jump
+            // 160-230 ms away); a shift of a few ms inside the QRS would only misalign the beat
+            // against the shapes the classifier learnt.
+            if hints.r_excluded != 0 {
+                let readable = refine_r(
+                    &leads[..n_leads],
+                    hints,
+                    (first, last),
+                    half,
+                    &mut self.scratch,
+                    &mut self.cum,
+                );
+                let far = self.samples(R_OFF_QRS_MS);
+                if readable.abs_diff(out.r_index) > far {
+                    out.r_index = readable;
+                }
+            }
         }
         // A slope at i reads the signal up to i + h; a window whose slopes are truncated there differs.
         out.needs_len = last_read.saturating_add(h + 2).max(r + 1);
@@ -1046,6 +1067,9 @@ fn nearest_to_crossing(j: usize, dev_j: f64, dev_next: f64, level: f64) -> usize
 /// Half-width of the window over which the R energy is averaged, ms: wider than a pacing stimulus
 /// smeared by a recorder's low-pass (2–4 ms), narrower than an R wave.
 const R_SMOOTH_HALF_MS: f64 = 8.0;
+
+/// How far, ms, R over the readable leads must lie from R over all leads to replace it: off the QRS.
+const R_OFF_QRS_MS: f64 = 80.0;
 
 /// The beat's R: where the energy over the leads of the deviation from the onset→offset baseline,
 /// averaged over ± `half` samples, is largest. Averaged, so that an undetected pacing stimulus (a spike
