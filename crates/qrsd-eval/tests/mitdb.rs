@@ -45,11 +45,12 @@ fn mitdb_detection_and_class_do_not_regress() {
         "without noise-classed: Se {se_n:.2}% PPV {ppv_n:.2}%"
     );
     let u = &rep.gross_unpaced;
-    // Today 95.45 % / 96.76 % (93.94 % / 96.54 % before a run of a new shape with the P wave only
+    // Today 95.54 % / 96.57 % (93.94 % / 96.54 % before a run of a new shape with the P wave only
     // now and then stayed ectopic and an on-time beat after the usual P wave was conducted, a9e8f63;
+    // PPV 96.76 % before the detector found 201's flat aberrated APCs, which are classed ectopic;
     // 94.14 % / 95.14 % at d5a5f9a). History in docs/validation.md.
     assert!(u.veb_se() >= 95.2, "VEB Se {:.2}%", u.veb_se());
-    assert!(u.veb_ppv() >= 96.5, "VEB PPV {:.2}%", u.veb_ppv());
+    assert!(u.veb_ppv() >= 96.3, "VEB PPV {:.2}%", u.veb_ppv());
 }
 
 /// `(SNR dB, min Se %, min PPV %)` of the bw+ma noise-stress variants of 118 and 119, counting every
