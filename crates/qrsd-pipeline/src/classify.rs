@@ -1116,14 +1116,21 @@ mod tests {
         run_scaled(c, r, qrsd, extrasystole, 1.0)
     }
 
+    /// `beats` usual beats (`window(false)`, `qrsd_samples` wide) every 400 samples from the first,
+    /// each classed intrinsic; R of the last.
+    fn learn_usual(c: &mut Classifier, qrsd_samples: u64, beats: usize) -> u64 {
+        let mut r = 0;
+        for _ in 0..beats {
+            r += 400;
+            assert_eq!(run(c, r, qrsd_samples, false), BeatClass::Intrinsic);
+        }
+        r
+    }
+
     #[test]
     fn a_premature_beat_of_another_shape_is_ectopic_even_when_not_wider() {
         let mut c = Classifier::new(2);
-        let mut r = 0;
-        for _ in 0..6 {
-            r += 400;
-            assert_eq!(run(&mut c, r, 45, false), BeatClass::Intrinsic);
-        }
+        let r = learn_usual(&mut c, 45, 6);
         // 60 % of the RR, same width: ectopic by shape alone.
         assert_eq!(run(&mut c, r + 240, 47, true), BeatClass::Ectopic);
         assert_eq!(run(&mut c, r + 800, 45, false), BeatClass::Intrinsic);
@@ -1160,11 +1167,7 @@ mod tests {
     #[test]
     fn premature_beats_narrower_or_of_the_usual_shape_are_not_ventricular() {
         let mut c = Classifier::new(2);
-        let mut r = 0;
-        for _ in 0..6 {
-            r += 400;
-            assert_eq!(run(&mut c, r, 60, false), BeatClass::Intrinsic);
-        }
+        let mut r = learn_usual(&mut c, 60, 6);
         // Premature, shaped differently, but narrower than the usual beat (a conducted beat against
         // a bundle-branch-block template): not ectopic.
         r += 240;
@@ -1202,14 +1205,7 @@ mod tests {
     fn a_premature_beat_nearly_of_the_usual_shape_but_resized_is_ectopic() {
         let mut c = Classifier::new(2);
         let usual = window(false);
-        let mut r = 0;
-        for _ in 0..6 {
-            r += 400;
-            assert_eq!(
-                run_with_onset(&mut c, r, 45, &usual, R - 10),
-                BeatClass::Intrinsic
-            );
-        }
+        let mut r = learn(&mut c, &usual, &[400], 6);
         // Premature, correlating 0.85–0.9 with the usual beat: at the usual size it is conducted …
         r += 240;
         let same_size = reshaped(0.55, 1.0);
@@ -1235,14 +1231,7 @@ mod tests {
     fn the_usual_beat_centred_on_another_wave_is_still_the_usual_beat() {
         let mut c = Classifier::new(2);
         let usual = window(false);
-        let mut r = 0;
-        for _ in 0..6 {
-            r += 400;
-            assert_eq!(
-                run_with_onset(&mut c, r, 45, &usual, R - 10),
-                BeatClass::Intrinsic
-            );
-        }
+        let mut r = learn(&mut c, &usual, &[400], 6);
         // The same complex with R taken 40 ms off (the other wave of a biphasic QRS), premature.
         let off: Vec<Vec<f64>> = usual
             .iter()
@@ -1314,11 +1303,7 @@ mod tests {
     #[test]
     fn in_unreadable_signal_only_the_records_own_shapes_are_beats() {
         let mut c = Classifier::new(2);
-        let mut r = 0;
-        for _ in 0..6 {
-            r += 400;
-            run(&mut c, r, 45, false);
-        }
+        let mut r = learn_usual(&mut c, 45, 6);
         // An extrasystole recurring four times: one of the record's shapes, though never usual.
         for _ in 0..4 {
             r += 240;
@@ -1357,11 +1342,7 @@ mod tests {
     #[test]
     fn a_small_detection_unlike_the_usual_beat_is_noise() {
         let mut c = Classifier::new(2);
-        let mut r = 0;
-        for _ in 0..6 {
-            r += 400;
-            assert_eq!(run(&mut c, r, 45, false), BeatClass::Intrinsic);
-        }
+        let r = learn_usual(&mut c, 45, 6);
         // A fifth of the usual amplitude and another shape (a P or T wave, an artefact): noise.
         assert_eq!(run_scaled(&mut c, r + 240, 45, true, 0.2), BeatClass::Noise);
         // At the usual amplitude it is an extrasystole; small but of the usual shape, a beat.
@@ -1383,11 +1364,7 @@ mod tests {
     #[test]
     fn a_ventricular_run_broken_by_extrasystoles_does_not_become_the_usual_beat() {
         let mut c = Classifier::new(2);
-        let mut r = 0;
-        for _ in 0..6 {
-            r += 400;
-            run(&mut c, r, 60, false);
-        }
+        let mut r = learn_usual(&mut c, 60, 6);
         // Wide beats of another shape, every other one premature (a salvo of ventricular beats at
         // irregular coupling): the on-time ones never form a run, so all stay ectopic.
         for _ in 0..6 {
@@ -1413,11 +1390,7 @@ mod tests {
     #[test]
     fn a_run_of_a_new_shape_on_time_becomes_the_usual_beat() {
         let mut c = Classifier::new(2);
-        let mut r = 0;
-        for _ in 0..5 {
-            r += 400;
-            run(&mut c, r, 45, false);
-        }
+        let mut r = learn_usual(&mut c, 45, 5);
         // The conduction changes for good: the first beats of the new shape are ectopic (very unlike,
         // not yet a run), from the run's end on it is the usual beat.
         let classes: Vec<BeatClass> = (0..8)
@@ -1570,11 +1543,7 @@ mod tests {
         let mut c = Classifier::new(2);
         // Both conducted: each follows the sinus P wave.
         let (usual, other) = (with_p(&window(false)), with_p(&window(true)));
-        let mut r = 0;
-        for _ in 0..5 {
-            r += 400;
-            run_with_onset(&mut c, r, 45, &usual, R - 10);
-        }
+        let mut r = learn(&mut c, &usual, &[400], 5);
         // The second shape alternates with the first, on time and no wider (e.g. intermittent
         // aberrancy): its first beats are very unlike the usual one and ectopic, but once it has come
         // on time `ALT_USUAL_ON_TIME` times it is a usual shape too.
@@ -1600,11 +1569,7 @@ mod tests {
     fn a_premature_shape_never_becomes_usual() {
         let mut c = Classifier::new(2);
         let (usual, other) = (window(false), window(true));
-        let mut r = 0;
-        for _ in 0..5 {
-            r += 400;
-            run_with_onset(&mut c, r, 45, &usual, R - 10);
-        }
+        let mut r = learn(&mut c, &usual, &[400], 5);
         // Bigeminy: every other beat an extrasystole at 60 % of the RR.
         for _ in 0..3 * ALT_USUAL_ON_TIME {
             r += 240;
@@ -1647,14 +1612,7 @@ mod tests {
         } else {
             window(true)
         };
-        let mut r = 0;
-        for _ in 0..30 {
-            r += 400;
-            assert_eq!(
-                run_with_onset(&mut c, r, 45, &usual, R - 10),
-                BeatClass::Intrinsic
-            );
-        }
+        let mut r = learn(&mut c, &usual, &[400], 30);
         (0..n)
             .map(|_| {
                 r += 400;
@@ -1688,11 +1646,7 @@ mod tests {
         let mut c = Classifier::new(2);
         let usual = with_p(&window(false));
         let (with, without) = (with_p(&window(true)), window(true));
-        let mut r = 0;
-        for _ in 0..30 {
-            r += 400;
-            run_with_onset(&mut c, r, 45, &usual, R - 10);
-        }
+        let mut r = learn(&mut c, &usual, &[400], 30);
         let classes: Vec<_> = (0..12)
             .map(|k| {
                 r += 400;
@@ -1710,11 +1664,7 @@ mod tests {
     fn an_alternating_shape_without_the_p_wave_never_becomes_usual() {
         let mut c = Classifier::new(2);
         let (usual, other) = (with_p(&window(false)), window(true));
-        let mut r = 0;
-        for _ in 0..30 {
-            r += 400;
-            run_with_onset(&mut c, r, 45, &usual, R - 10);
-        }
+        let mut r = learn(&mut c, &usual, &[400], 30);
         // On time and no wider, alternating with the conducted beat, but never after a P wave
         // (ventricular bigeminy or a bidirectional rhythm at the sinus rate): it stays ectopic.
         for _ in 0..3 * ALT_USUAL_ON_TIME {
@@ -1736,11 +1686,7 @@ mod tests {
         // The P wave 16 ms later (a shorter PR, as in pre-excitation): still the usual P wave.
         let mut c = Classifier::new(2);
         let usual = with_p(&window(false));
-        let mut r = 0;
-        for _ in 0..30 {
-            r += 400;
-            run_with_onset(&mut c, r, 45, &usual, R - 10);
-        }
+        let mut r = learn(&mut c, &usual, &[400], 30);
         let shifted: Vec<Vec<f64>> = usual
             .iter()
             .map(|l| (0..LEN).map(|i| l[i.saturating_sub(8)]).collect())
