@@ -134,6 +134,11 @@ const BAND_Q: f64 = 0.8;
 const LEAD_SLOPE_CAP: f64 = 2.0;
 /// Weight of one QRS in a lead's QRS slope (as of one peak in the signal level).
 const LEAD_SLOPE_WEIGHT: f64 = 0.125;
+/// The cap holds once this many QRSs taught the leads' slopes (until then they learn uncapped): a
+/// recording's first detections may be a T wave or a beat cut by its start, and a cap learnt from
+/// them held the real QRSs down to the T waves' size, which then passed for beats (LUDB 59 cut to
+/// II + V5: 4 false beats with the cap from the first QRS, none from the fourth).
+const LEAD_SLOPE_MIN_BEATS: u32 = 4;
 /// Fixed-capacity peak memory (learning phase and search-back); beats beyond it are classified online.
 const MAX_PEAKS: usize = 64;
 /// Early lock: how far the first QRS must stand above every other peak and above the mean envelope.
@@ -203,6 +208,8 @@ pub struct QrsDetector {
     /// Per lead: the steepest slope of its QRS, learnt over QRS found while no lead is noisy (0 =
     /// not yet known: no cap).
     lead_qrs_slope: Vec<f64>,
+    /// QRSs that taught `lead_qrs_slope`: the cap holds from `LEAD_SLOPE_MIN_BEATS` on.
+    lead_slope_beats: u32,
     /// Sum of the envelope over the learning period (for the early-lock mean).
     learn_env_sum: f64,
     /// The last beat delineated had a wide QRS ([`QrsDetector::set_last_beat_wide`]).
@@ -266,6 +273,7 @@ impl QrsDetector {
             lead_last: vec![0.0; n_leads],
             lead_last_idx: None,
             lead_qrs_slope: vec![0.0; n_leads],
+            lead_slope_beats: 0,
             learn_env_sum: 0.0,
             last_wide: true,
             small_prev: None,
@@ -287,6 +295,7 @@ impl QrsDetector {
     pub fn process(&mut self, frame_uv: &[f64], out: &mut impl Extend<Detection>) {
         let scale = self.fs_hz / 1000.0; // per-sample difference → µV/ms
         let mut s = 0.0;
+        let capped = self.lead_slope_beats >= LEAD_SLOPE_MIN_BEATS;
         for ((((band, prev), x), steepest), qrs) in self
             .bands
             .iter_mut()
@@ -302,7 +311,7 @@ impl QrsDetector {
             // jump or an electrode's step is many times steeper (MIT-BIH 200's V1: 6–13×). Uncapped
             // it outweighs every other lead: a false beat that lifts the signal level, and the real
             // beat next to it taken for its T wave. A steeper QRS still counts twice its lead's usual.
-            if *qrs > 0.0 {
+            if capped && *qrs > 0.0 {
                 d = d.min(LEAD_SLOPE_CAP * qrs);
             }
             s += d;
@@ -460,12 +469,13 @@ impl QrsDetector {
             return;
         }
         for (qrs, last) in self.lead_qrs_slope.iter_mut().zip(&self.lead_last) {
-            *qrs = if *qrs == 0.0 {
+            *qrs = if self.lead_slope_beats == 0 {
                 *last
             } else {
                 *qrs + LEAD_SLOPE_WEIGHT * (last - *qrs)
             };
         }
+        self.lead_slope_beats = self.lead_slope_beats.saturating_add(1);
     }
 
     /// Whether the last beat delineated had a wide QRS (≥ [`WIDE_QRS_MS`]; told by whoever delineates,
@@ -825,6 +835,30 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_small_first_detection_does_not_cap_the_real_qrs_down_to_its_t_waves() {
+        // LUDB 59 cut to II + V5: the first detection is a small wave, the QRSs are steep and
+        // their T waves tall and slow. Learnt from the first detection alone, the cap held the QRSs
+        // down to the T waves' envelope and the T waves passed for beats.
+        let fs = 500.0;
+        let rr = 500; // 1000 ms
+        let mut x = vec![0.0; rr * 12];
+        add_triangle(&mut x, fs, 100, 60.0, 250.0);
+        let mut n = 1;
+        for b in 0..11 {
+            let r = 400 + b * rr;
+            add_triangle(&mut x, fs, r, 30.0, 1000.0);
+            add_triangle(&mut x, fs, r + 150, 140.0, 700.0);
+            n += 1;
+        }
+        let out = detect_with(&x, DetectorConfig::default());
+        assert!(
+            out.len() <= n && out.len() + 1 >= n,
+            "{} detections for {n} complexes",
+            out.len()
+        );
     }
 
     /// A 2-lead train at 360 Hz (1 mV in lead 0, 0.3 mV in lead 1, RR 800 ms), and from beat 10 on
