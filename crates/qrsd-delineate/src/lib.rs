@@ -285,9 +285,10 @@ pub struct BeatHints {
     /// is off, so their samples are not an ECG. They get no boundaries and take no part in the QRS
     /// region, the noise reference, the global QRS or R: the global QRS is taken over the others.
     pub excluded: u64,
-    /// Leads that do not place R (bit `l` = lead `l`, as `excluded`): their noise is as large as a
-    /// QRS here (a rail jump, electrode motion), and R on it would move the beat off its QRS. Ignored
-    /// when it would leave no lead. Boundaries are still taken from them.
+    /// Leads unfit to place R (bit `l` = lead `l`, as `excluded`): their noise is as large as a QRS
+    /// here (a rail jump, electrode motion). R over the other leads replaces R over all of them when
+    /// it lies more than `R_OFF_QRS_MS` away (R had been carried off the QRS). Ignored when it would
+    /// leave no lead. Boundaries are still taken from them.
     pub r_excluded: u64,
 }
 

@@ -576,15 +576,14 @@ impl Classifier {
                     && self.run_p_n > 0
                     && run_p < self.p_usual - RUN_P_DROP;
                 let ventricular_run = 2 * self.run_no_p > self.unlike_run || dissociated;
+                // On time, no wider, after the usual P wave at the usual PR: conducted, though shaped
+                // otherwise (a lead's electrode moved, conduction changing; MIT-BIH 230, 111).
+                let conducted = self.keeps_p() && !wide;
                 if self.unlike_run >= ADOPT_AFTER && !ventricular_run {
                     self.adopt_current(PAD);
                     self.qrsd_mean = qrsd;
                     self.unlike_run = 0;
-                } else if (c < UNLIKE || wide || ventricular_run)
-                    && !not_ventricular
-                    // On time, no wider, after the usual P wave at the usual PR: conducted, though
-                    // shaped otherwise (a lead's electrode moved, conduction changing; MIT-BIH 230, 111).
-                    && !(self.keeps_p() && !wide)
+                } else if (c < UNLIKE || wide || ventricular_run) && !not_ventricular && !conducted
                 {
                     return BeatClass::Ectopic;
                 }
