@@ -28,14 +28,27 @@ fn mitdb_detection_and_class_do_not_regress() {
     let g = &rep.gross;
     // Every labelled beat after the learning period, outside ventricular flutter.
     assert_eq!(g.tp() + g.fn_(), 74424);
-    // Today 99.87 % (99.82 % before the late T-wave test applied only after a wide QRS: MIT-BIH
-    // 201's aberrated APCs; 99.77 % before a peak with half the last QRS's envelope was a beat
-    // whatever its slope; 99.79 % before the threshold rose where any lead is noisy).
-    assert!(g.se() >= 99.85, "QRS Se {:.2}%", g.se());
+    // Today 99.92 % (99.87 % before the per-lead slope cap, R off the QRS placed over readable
+    // leads and the 30 % T-wave test only after wide QRS, issue 18 stage 8; 99.82 % before the late
+    // T-wave test applied only after a wide QRS: MIT-BIH 201's aberrated APCs; 99.77 % before a peak
+    // with half the last QRS's envelope was a beat whatever its slope; 99.79 % before the threshold
+    // rose where any lead is noisy).
+    assert!(g.se() >= 99.88, "QRS Se {:.2}%", g.se());
     // Today 99.81 % (99.75 % before search-back needed a fifth of the last QRS's envelope and the
     // signal level stopped at 3x the noise level in pauses; 99.62 % before undelineable search-back detections were dropped, 99.53 % before
     // the threshold rose where any lead is noisy, 99.42 % before it rose where every lead is).
     assert!(g.ppv() >= 99.8, "QRS PPV {:.2}%", g.ppv());
+    // The per-record target, both ways: every record's Se counting every detection, and its PPV
+    // with the detections classed noise left out (false beats in noise labelled so), ≥ 99 %.
+    // Today the lowest are 203 (Se 99.31 %, PPV 99.35 %), 201 (Se 99.34 %) and 232 (PPV 99.40 %).
+    for (name, c) in &rep.per_record {
+        let (_, ppv_n) = c.se_ppv_excluding_noise();
+        assert!(
+            c.se() >= 99.0 && ppv_n >= 99.0,
+            "record {name}: Se {:.2}%, PPV with noise left out {ppv_n:.2}%",
+            c.se()
+        );
+    }
     // Today 99.74 % / 99.90 % with the detections classed noise left out (an unreadable stretch's
     // detection is a beat when it correlates ≥ 0.6 with one of the record's shapes; 99.61 % / 99.91 %
     // before, with `unknown` detections left out too).
