@@ -1074,17 +1074,8 @@ mod tests {
         assert_eq!(out.len(), beats.len(), "T waves taken as beats: {out:?}");
 
         // A premature beat at 45 % of the RR, as steep as the others, is kept.
-        let mut y = vec![0.0; rr * 12];
-        let mut n_beats = 0;
-        for b in 0..11 {
-            let r = rr / 2 + b * rr;
-            add_triangle(&mut y, fs, r, 40.0, 1000.0);
-            n_beats += 1;
-            if b == 6 {
-                add_triangle(&mut y, fs, r + 225, 40.0, 1000.0);
-                n_beats += 1;
-            }
-        }
+        let y = train_with_one_more(rr, 225, 40.0, 1000.0);
+        let n_beats = TRAIN_BEATS + 1;
         let mut d = QrsDetector::new(DetectorConfig::default(), fs, 1).unwrap();
         let mut out = Vec::new();
         for v in &y {
@@ -1108,25 +1099,34 @@ mod tests {
         late_small_complex_is_a_beat_only_after_a_narrow_qrs(200, 60.0, 420.0);
     }
 
-    /// 11 triangles (40 ms, 1 mV) every 1400 ms at 500 Hz, and after the 7th one `after` samples on a
-    /// smaller one (`width_ms`, `amp_uv`): a beat after a narrow QRS, not after a wide one.
+    /// Beats of [`train_with_one_more`].
+    const TRAIN_BEATS: usize = 11;
+
+    /// `TRAIN_BEATS` triangles (half-width 40 ms, 1 mV) every `rr` samples at 500 Hz, and `after`
+    /// samples after the 7th one more triangle (`half_ms`, `amp_uv`).
+    fn train_with_one_more(rr: usize, after: usize, half_ms: f64, amp_uv: f64) -> Vec<f64> {
+        let fs = 500.0;
+        let mut x = vec![0.0; rr * (TRAIN_BEATS + 1)];
+        for b in 0..TRAIN_BEATS {
+            let r = rr / 2 + b * rr;
+            add_triangle(&mut x, fs, r, 40.0, 1000.0);
+            if b == 6 {
+                add_triangle(&mut x, fs, r + after, half_ms, amp_uv);
+            }
+        }
+        x
+    }
+
+    /// A train every 1400 ms with a smaller complex (`half_ms`, `amp_uv`) `after` samples after the
+    /// 7th beat: a beat after a narrow QRS, not after a wide one.
     fn late_small_complex_is_a_beat_only_after_a_narrow_qrs(
         after: usize,
-        width_ms: f64,
+        half_ms: f64,
         amp_uv: f64,
     ) {
         let fs = 500.0;
-        let rr = 700; // 1400 ms
-        let mut x = vec![0.0; rr * 12];
-        let mut n_beats = 0;
-        for b in 0..11 {
-            let r = rr / 2 + b * rr;
-            add_triangle(&mut x, fs, r, 40.0, 1000.0);
-            n_beats += 1;
-            if b == 6 {
-                add_triangle(&mut x, fs, r + after, width_ms, amp_uv);
-            }
-        }
+        let x = train_with_one_more(700, after, half_ms, amp_uv); // RR 1400 ms
+        let n_beats = TRAIN_BEATS;
         let detect = |wide: bool| {
             let mut d = QrsDetector::new(DetectorConfig::default(), fs, 1).unwrap();
             d.set_last_beat_wide(wide);
