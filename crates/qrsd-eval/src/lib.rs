@@ -72,6 +72,9 @@ pub enum EvalError {
         /// Cause.
         source: qrsd_pipeline::PipelineError,
     },
+    /// An evaluation setting is out of range.
+    #[error("{0}")]
+    Parameter(String),
 }
 
 /// How the signal is conditioned for the run.

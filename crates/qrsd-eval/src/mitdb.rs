@@ -185,12 +185,13 @@ impl Confusion {
         self.row(Group::V)[class_index(BeatClass::Ectopic)]
     }
 
-    /// Detections classed `ectopic` that are not V beats (fusion `F` excepted, as in EC57).
+    /// Detections classed `ectopic` that are not V beats: N and S beats and detections matching no
+    /// beat, as EC57 counts them (`bxb`: Nv + Sv + Ov; fusion `F` and unclassifiable `Q` excepted).
     pub fn veb_fp(&self) -> usize {
         let e = class_index(BeatClass::Ectopic);
         Group::ALL
             .iter()
-            .filter(|g| !matches!(g, Group::V | Group::F))
+            .filter(|g| !matches!(g, Group::V | Group::F | Group::Q))
             .map(|g| self.row(*g)[e])
             .sum::<usize>()
             + self.extra[e]
@@ -209,6 +210,12 @@ impl Confusion {
     /// VEB positive predictivity, % (NaN without ectopic-classed detections).
     pub fn veb_ppv(&self) -> f64 {
         pct(self.veb_tp(), self.veb_tp() + self.veb_fp())
+    }
+
+    /// Scored detections classed `class`, whether they match a reference beat or not.
+    pub fn classed(&self, class: BeatClass) -> usize {
+        let c = class_index(class);
+        self.counts.iter().map(|row| row[c]).sum::<usize>() + self.extra[c]
     }
 
     /// Reference beats of group `g`, and of those the share classed `class`, % (of all, missed included).
@@ -356,12 +363,33 @@ pub fn evaluate_mitdb_to(
     noise: Option<&NoiseStress>,
     json_out: Option<&Path>,
 ) -> Result<MitdbReport, EvalError> {
+    evaluate_mitdb_at(db_dir, cfg, only, noise, json_out, None)
+}
+
+/// [`evaluate_mitdb_to`] with every record (and the noise records) first resampled to `resample_hz`
+/// when given ([`Recording::resampled_linear`]; beat labels moved to the new rate): a recorder's
+/// other rate, e.g. a 250 Hz Holter.
+pub fn evaluate_mitdb_at(
+    db_dir: &Path,
+    cfg: &PipelineConfig,
+    only: Option<&[String]>,
+    noise: Option<&NoiseStress>,
+    json_out: Option<&Path>,
+    resample_hz: Option<f64>,
+) -> Result<MitdbReport, EvalError> {
+    if let Some(fs) = resample_hz {
+        if !(MIN_RESAMPLE_HZ..=MAX_RESAMPLE_HZ).contains(&fs) {
+            return Err(EvalError::Parameter(format!(
+                "resampling rate {fs} Hz: must be {MIN_RESAMPLE_HZ}-{MAX_RESAMPLE_HZ} Hz"
+            )));
+        }
+    }
     let names = list_records(db_dir, only)?;
     let noise_recs = match noise {
         Some(n) => n
             .noise_records
             .iter()
-            .map(|p| read(p))
+            .map(|p| read(p).map(|r| resampled(r, resample_hz)))
             .collect::<Result<Vec<_>, _>>()?,
         None => Vec::new(),
     };
@@ -370,10 +398,11 @@ pub fn evaluate_mitdb_to(
         ..MitdbReport::default()
     };
     for name in names {
-        let (rec, ann) = open_record(
+        let (rec, ann) = open_record_at(
             db_dir,
             &name,
             noise.map(|n| (noise_recs.as_slice(), n.snr_db)),
+            resample_hz,
         )?;
         let t0 = Instant::now();
         let analysis =
@@ -405,17 +434,47 @@ pub fn open_record(
     name: &str,
     noise: Option<(&[Recording], f64)>,
 ) -> Result<(Recording, Vec<Annotation>), EvalError> {
+    open_record_at(db_dir, name, noise, None)
+}
+
+/// [`open_record`] resampled to `resample_hz` when given (before the noise is added; the noise
+/// recordings must be at that rate already), its beat labels moved to the new rate.
+pub fn open_record_at(
+    db_dir: &Path,
+    name: &str,
+    noise: Option<(&[Recording], f64)>,
+    resample_hz: Option<f64>,
+) -> Result<(Recording, Vec<Annotation>), EvalError> {
     let base = db_dir.join(name);
-    let mut rec = read(&base.with_extension("hea"))?;
+    let rec = read(&base.with_extension("hea"))?;
     let atr = base.with_extension("atr");
-    let ann = read_annotations(&atr).map_err(|source| EvalError::Record {
+    let mut ann = read_annotations(&atr).map_err(|source| EvalError::Record {
         record: atr.display().to_string(),
         source,
     })?;
+    if let Some(fs) = resample_hz {
+        let ratio = fs / rec.fs_hz;
+        for a in ann.iter_mut() {
+            a.sample = (a.sample as f64 * ratio).round() as i64;
+        }
+    }
+    let mut rec = resampled(rec, resample_hz);
     if let Some((recs, snr_db)) = noise {
         add_noise_stress(&mut rec, &ann, recs, snr_db);
     }
     Ok((rec, ann))
+}
+
+/// Lowest rate [`evaluate_mitdb_at`] resamples to, Hz: below it a QRS is a handful of samples.
+pub const MIN_RESAMPLE_HZ: f64 = 100.0;
+/// Highest rate [`evaluate_mitdb_at`] resamples to, Hz (a 30 min record stays under 1 GB).
+pub const MAX_RESAMPLE_HZ: f64 = 10_000.0;
+
+fn resampled(rec: Recording, fs_hz: Option<f64>) -> Recording {
+    match fs_hz {
+        Some(fs) if fs != rec.fs_hz => rec.resampled_linear(fs),
+        _ => rec,
+    }
 }
 
 fn read(hea: &Path) -> Result<Recording, EvalError> {
@@ -714,6 +773,7 @@ mod tests {
             ann(t(305.0), "/"),
             ann(t(306.0), "f"),
             ann(t(306.5), "+"), // rhythm annotation, not a beat
+            ann(t(307.0), "Q"),
             ann(t(310.0), "["), // ventricular flutter: nothing in it is scored
             ann(t(311.0), "!"),
             ann(t(320.0), "]"),
@@ -726,12 +786,15 @@ mod tests {
             beat(t(304.0) as u64, BeatClass::Ectopic),        // fusion classed ectopic: neither way
             beat(t(305.0) as u64, BeatClass::Paced),
             beat(t(306.0) as u64, BeatClass::Intrinsic),
+            beat(t(307.0) as u64, BeatClass::Ectopic), // unclassifiable beat: neither way (bxb)
             beat(t(312.0) as u64, BeatClass::Ectopic),
         ];
         let c = score_record(&anns, &beats, fs);
-        assert_eq!((c.tp(), c.fn_(), c.fp()), (5, 1, 1));
+        assert_eq!((c.tp(), c.fn_(), c.fp()), (6, 1, 1));
         assert_eq!(c.veb_tp(), 1);
         assert_eq!(c.veb_fp(), 1);
+        assert_eq!(c.classed(BeatClass::Ectopic), 4);
+        assert_eq!(c.classed(BeatClass::Paced), 1);
         assert_eq!(c.share(Group::Paced, BeatClass::Paced), (1, 100.0));
         assert_eq!(c.share(Group::PacedFusion, BeatClass::Paced), (1, 0.0));
         assert_eq!(c.row(Group::N)[MISSED], 1);
@@ -740,12 +803,12 @@ mod tests {
         beats[4].class = BeatClass::Noise; // the F beat
         let c = score_record(&anns, &beats, fs);
         let (se, ppv) = c.se_ppv_excluding_noise();
-        assert_eq!((se, ppv), (400.0 / 6.0, 400.0 / 5.0));
+        assert_eq!((se, ppv), (500.0 / 7.0, 500.0 / 6.0));
         // … an unmatched one no false beat; an undelineated (`unknown`) one is still a beat.
         beats[3].class = BeatClass::Noise; // the late detection
         beats[5].class = BeatClass::Unknown; // the `/` beat
         let c = score_record(&anns, &beats, fs);
-        assert_eq!(c.se_ppv_excluding_noise(), (400.0 / 6.0, 100.0));
+        assert_eq!(c.se_ppv_excluding_noise(), (500.0 / 7.0, 100.0));
     }
 
     #[test]

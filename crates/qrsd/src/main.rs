@@ -166,6 +166,10 @@ struct EvalArgs {
     /// and `ma` records) at this signal-to-noise ratio, dB.
     #[arg(long, value_name = "SNR_DB", allow_hyphen_values = true)]
     noise_stress: Option<f64>,
+    /// MIT-BIH (and other labelled WFDB databases): resample every record to this rate first
+    /// (linear interpolation; beat labels moved along), e.g. 250 for a Holter recorder's rate.
+    #[arg(long, value_name = "HZ")]
+    resample_hz: Option<f64>,
     /// Override a pipeline setting for an experiment, e.g. `delineation.lead_onset_fraction=0.05`.
     #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
     overrides: Vec<String>,
@@ -277,6 +281,9 @@ fn eval(e: EvalArgs) -> Result<()> {
     if let Db::Mitdb = e.db {
         return eval_mitdb(e);
     }
+    if e.resample_hz.is_some() {
+        bail!("--resample-hz is for labelled WFDB databases (mitdb), not LUDB");
+    }
     if let Some(out) = &e.train_out {
         let t0 = Instant::now();
         let models = qrsd_eval::train::train_all(&e.dir)?;
@@ -367,12 +374,13 @@ fn eval_mitdb(e: EvalArgs) -> Result<()> {
     if let Some(dir) = &e.json_out {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let rep = qrsd_eval::mitdb::evaluate_mitdb_to(
+    let rep = qrsd_eval::mitdb::evaluate_mitdb_at(
         &e.dir,
         &cfg,
         e.records.as_deref(),
         noise.as_ref(),
         e.json_out.as_deref(),
+        e.resample_hz,
     )?;
     print!("{}", qrsd_eval::mitdb::format_report(&rep, e.per_record));
     Ok(())
