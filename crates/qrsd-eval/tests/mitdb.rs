@@ -28,8 +28,9 @@ fn mitdb_detection_and_class_do_not_regress() {
     let g = &rep.gross;
     // Every labelled beat after the learning period, outside ventricular flutter.
     assert_eq!(g.tp() + g.fn_(), 74424);
-    // Today 99.91 % (99.92 % before the quiet-steps stimulus test; 99.87 % before the per-lead slope cap, R off the QRS placed over readable
-    // leads and the 30 % T-wave test only after wide QRS, issue 18 stage 8; 99.82 % before the late
+    // Today 99.91 % (99.92 % before the quiet-steps stimulus test; 99.87 % before the per-lead slope
+    // cap, R off the QRS placed over readable leads and the 30 % T-wave test only after wide QRS,
+    // issue 18 stage 8; 99.82 % before the late
     // T-wave test applied only after a wide QRS: MIT-BIH 201's aberrated APCs; 99.77 % before a peak
     // with half the last QRS's envelope was a beat whatever its slope; 99.79 % before the threshold
     // rose where any lead is noisy).
