@@ -291,13 +291,13 @@ impl PaceBlanker {
                 let before = self.frame(k - 1);
                 let last = self.frame(k + w - 1);
                 // Right after a stimulus (the other chamber's, or the flagged one's own trailing
-                // samples) the steps before are that stimulus's: no ramp to tell from. Steps
-                // touching a blanked stretch are left out of the quiet test.
-                let blanked = |i: u64| (self.blank_start..self.blank_end).contains(&i);
-                let after_stimulus = blanked(k - 1);
-                let earlier: [(&[f64], &[f64], bool); QUIET_STEPS] = std::array::from_fn(|j| {
-                    let (a, b) = (k - 1 - j as u64, k - 2 - j as u64);
-                    (self.frame(a), self.frame(b), !blanked(a) && !blanked(b))
+                // samples) the step before is that stimulus's: no ramp to tell from. (Leaving out
+                // only the steps that touch a blanked stretch instead let V1's muscle noise right
+                // after a flagged stimulus through.)
+                let after_stimulus = (self.blank_start..self.blank_end).contains(&(k - 1));
+                let earlier: [(&[f64], &[f64]); QUIET_STEPS] = std::array::from_fn(|j| {
+                    let a = k - 1 - j as u64;
+                    (self.frame(a), self.frame(a - 1))
                 });
                 // Both steps ≥ thr in the same direction: the leads where they are (bit per lead),
                 // without a branch per lead (vectorises).
@@ -307,7 +307,6 @@ impl PaceBlanker {
                     let right = last[l] - newest[l];
                     let prior = earlier
                         .iter()
-                        .filter(|e| e.2)
                         .fold(0.0f64, |m, e| m.max((e.0[l] - e.1[l]).abs()));
                     let sudden = after_stimulus | (left.abs() >= 2.0 * prior);
                     let stands =
