@@ -162,6 +162,9 @@ pub enum RejectReason {
     Ectopic,
     /// Global onset or offset not found (or the pipeline could not delineate the beat).
     NoBoundaries,
+    /// A premature beat the pipeline could not class (`unknown` with boundaries: shaped very unlike
+    /// the usual beat, yet narrower or smaller than it).
+    Unclassified,
     /// A paced beat without a stimulus position.
     NoStimulus,
     /// A lead the measurement needs was off during the beat (see *Leads off*).
@@ -190,6 +193,7 @@ impl RejectReason {
             self,
             RejectReason::WrongClass
                 | RejectReason::Ectopic
+                | RejectReason::Unclassified
                 | RejectReason::SuspectedFusion
                 | RejectReason::SuspectedLossOfCapture
                 | RejectReason::Morphology
@@ -203,6 +207,7 @@ impl RejectReason {
             RejectReason::WrongClass => "wrong_class",
             RejectReason::Ectopic => "ectopic",
             RejectReason::NoBoundaries => "no_boundaries",
+            RejectReason::Unclassified => "unclassified",
             RejectReason::NoStimulus => "no_stimulus",
             RejectReason::LeadOff => "lead_off",
             RejectReason::Noise => "noise",
@@ -1064,6 +1069,7 @@ impl Measurement {
         if beat.class != expected {
             return Check::Reject(match beat.class {
                 BeatClass::Ectopic => RejectReason::Ectopic,
+                BeatClass::Unknown if rec.qrsd_ms.is_some() => RejectReason::Unclassified,
                 BeatClass::Unknown => RejectReason::NoBoundaries,
                 BeatClass::Noise => RejectReason::Noise,
                 _ => RejectReason::WrongClass,

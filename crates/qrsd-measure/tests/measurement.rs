@@ -232,6 +232,25 @@ fn artefacts_skip_a_beat_rhythm_events_break_the_run() {
 }
 
 #[test]
+fn an_unclassified_beat_breaks_the_run_an_undelineated_one_skips() {
+    let mut m = site();
+    feed(&mut m, &[paced(140); 5]);
+    let r = 1000 + 5 * RR;
+    // `unknown` without boundaries: the beat could not be measured, the run goes on …
+    let mut nb = make(r, paced(140));
+    nb.beat.class = BeatClass::Unknown;
+    nb.beat.global.offset_sample = None;
+    assert_eq!(m.push(nb).unwrap().reason, Some(RejectReason::NoBoundaries));
+    assert_eq!(m.beats_collected(), 5);
+    // … with boundaries: a premature complex the pipeline could not class, a rhythm event.
+    let mut un = make(r + RR, paced(140));
+    un.beat.class = BeatClass::Unknown;
+    assert_eq!(m.push(un).unwrap().reason, Some(RejectReason::Unclassified));
+    assert_eq!(m.beats_collected(), 0);
+    assert_eq!(RejectReason::Unclassified.as_str(), "unclassified");
+}
+
+#[test]
 fn beats_the_quality_stage_finds_unreadable_or_classes_noise_are_never_used() {
     let mut m = site();
     feed(&mut m, &[paced(140); 5]);

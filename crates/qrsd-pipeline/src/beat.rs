@@ -15,7 +15,9 @@ pub enum BeatClass {
     Paced,
     /// Premature and wider than the running typical beat.
     Ectopic,
-    /// Could not be delineated.
+    /// Could not be delineated, or not classed: premature, shaped very unlike the usual beat, yet
+    /// narrower or much smaller than it (neither the usual conduction nor a ventricular focus's).
+    /// Never measured.
     Unknown,
     /// Not a beat to trust: detected where the signal is unreadable in every lead (`quality`), or too small
     /// and unlike the usual beat to be a QRS (a P or T wave, an artefact). Never measured.
