@@ -351,24 +351,14 @@ pub fn evaluate_mitdb(
     only: Option<&[String]>,
     noise: Option<&NoiseStress>,
 ) -> Result<MitdbReport, EvalError> {
-    evaluate_mitdb_to(db_dir, cfg, only, noise, None)
+    evaluate_mitdb_at(db_dir, cfg, only, noise, None, None)
 }
 
 /// [`evaluate_mitdb`], writing each record's analysis (the `qrsd analyze --json` document, of the
-/// noise-stress variant when noise is added) to `json_out/NAME.json` when given.
-pub fn evaluate_mitdb_to(
-    db_dir: &Path,
-    cfg: &PipelineConfig,
-    only: Option<&[String]>,
-    noise: Option<&NoiseStress>,
-    json_out: Option<&Path>,
-) -> Result<MitdbReport, EvalError> {
-    evaluate_mitdb_at(db_dir, cfg, only, noise, json_out, None)
-}
-
-/// [`evaluate_mitdb_to`] with every record (and the noise records) first resampled to `resample_hz`
-/// when given ([`Recording::resampled_linear`]; beat labels moved to the new rate): a recorder's
-/// other rate, e.g. a 250 Hz Holter.
+/// noise-stress variant when noise is added) to `json_out/NAME.json` when given, with every record
+/// (and the noise records) first resampled to `resample_hz` when given
+/// ([`Recording::resampled_linear`]; beat labels moved to the new rate): a recorder's other rate,
+/// e.g. a 250 Hz Holter.
 pub fn evaluate_mitdb_at(
     db_dir: &Path,
     cfg: &PipelineConfig,
