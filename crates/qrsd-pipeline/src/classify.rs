@@ -654,15 +654,21 @@ impl Classifier {
         }
     }
 
+    /// Whether `s`'s window reaches far enough either side of its R for the beat to be sampled.
+    pub(crate) fn reaches(s: &Shape<'_>) -> bool {
+        let reach = (HALF_MS / STEP_MS + MAX_SHIFT as f64) * STEP_MS * s.fs_hz / 1000.0;
+        let r = s.r_index as f64;
+        r >= reach && r + reach + 1.0 < s.len as f64
+    }
+
     /// Samples the beat at fixed ms steps around R (linear interpolation), mean removed per lead, into
     /// `self.beat`. False when the window does not reach far enough.
     fn sample(&mut self, s: &Shape<'_>) -> bool {
-        let step = STEP_MS * s.fs_hz / 1000.0;
-        let reach = (HALF_MS / STEP_MS + MAX_SHIFT as f64) * step;
-        let r = s.r_index as f64;
-        if r < reach || r + reach + 1.0 >= s.len as f64 || s.window.len() != self.n_leads {
+        if !Self::reaches(s) || s.window.len() != self.n_leads {
             return false;
         }
+        let step = STEP_MS * s.fs_hz / 1000.0;
+        let r = s.r_index as f64;
         let n = POINTS + 2 * PAD;
         let first = r - (HALF_MS / STEP_MS + PAD as f64) * step;
         // The padding beyond the window holds its edge samples (only the wide re-alignment reads it).
@@ -1895,6 +1901,42 @@ mod tests {
             let class = run_scaled(&mut c, r, 47, true, ratio / size);
             assert_eq!(class, expected, "{ratio}");
         }
+    }
+
+    #[test]
+    fn a_beat_is_sampled_only_when_the_window_reaches_88_ms_either_side_of_r() {
+        let w = window(false);
+        // 88 ms = 44 samples at 500 Hz (the template's 80 ms and the ±8 ms shift).
+        let at = |r_index: usize, len: usize| {
+            Classifier::reaches(&Shape {
+                window: &w,
+                len,
+                r_index,
+                onset_index: None,
+                fs_hz: FS,
+            })
+        };
+        assert!(at(R, LEN));
+        assert!(at(44, LEN) && !at(43, LEN));
+        // After R one sample more: the interpolation reads the next one.
+        assert!(at(R, R + 46) && !at(R, R + 45));
+        // An unsampled beat is not judged: intrinsic, whatever its shape.
+        let mut c = Classifier::new(2);
+        let r = learn_usual(&mut c, 45, 6) + 240;
+        let odd = window(true);
+        let class = c.classify(
+            r,
+            Some(45),
+            false,
+            Shape {
+                window: &odd,
+                len: R + 44,
+                r_index: R,
+                onset_index: None,
+                fs_hz: FS,
+            },
+        );
+        assert_eq!(class, BeatClass::Intrinsic);
     }
 
     #[test]

@@ -729,6 +729,18 @@ impl Pipeline {
             onset_index: dl.global.onset,
             fs_hz: self.cfg.fs_hz,
         };
+        // R placed so late in an early-delivered window (noise, a T wave) that the shape cannot be
+        // sampled around it: judge the shape around the detector's peak, not leave it unjudged
+        // (an unjudged beat is classed intrinsic: on LUDB with 12 dB of muscle noise, 16 false
+        // detections so).
+        let shape = if Classifier::reaches(&shape) {
+            shape
+        } else {
+            Shape {
+                r_index: (d.r_sample - start) as usize,
+                ..shape
+            }
+        };
         // Where no lead is readable, or a lead is noisy and the detection delineates to no QRS, what
         // the detector found is only a beat when it has one of the record's own QRS shapes, around the delineated R or, where noise stretched the delineated
         // QRS and took its R along, around the detector's peak.
