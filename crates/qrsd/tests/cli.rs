@@ -138,3 +138,25 @@ fn analyze_reports_bad_files_clearly() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn eval_rejects_an_absurd_resampling_rate_clearly() {
+    let mitdb = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mitdb");
+    let ludb_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/ludb");
+    for (db, dir, rate, says) in [
+        ("mitdb", &mitdb, "50", "100-10000 Hz"),
+        ("mitdb", &mitdb, "1e9", "100-10000 Hz"),
+        ("mitdb", &mitdb, "NaN", "100-10000 Hz"),
+        ("ludb", &ludb_dir, "250", "not LUDB"),
+    ] {
+        let out = qrsd()
+            .args(["eval", db])
+            .arg(dir)
+            .args(["--records", "100", "--resample-hz", rate])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{db} at {rate} Hz accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{db} at {rate} Hz: unclear error: {err}");
+    }
+}
