@@ -157,6 +157,9 @@ fn eval_rejects_an_absurd_resampling_rate_clearly() {
             .unwrap();
         assert!(!out.status.success(), "{db} at {rate} Hz accepted");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains(says), "{db} at {rate} Hz: unclear error: {err}");
+        assert!(
+            err.contains(says),
+            "{db} at {rate} Hz: unclear error: {err}"
+        );
     }
 }
