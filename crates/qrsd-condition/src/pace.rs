@@ -24,8 +24,8 @@ use serde::{Deserialize, Serialize};
 const FAR_LEAD: u64 = 1 << 63;
 /// Steps before a candidate run that must each be under half of the step into it: a stimulus leaves a
 /// baseline or a slow wave, while electrode noise and a QRS's ramp step as steeply just before. One
-/// step was not enough at 250 Hz: MIT-BIH resampled to 250 Hz had 48 conducted and ventricular beats of
-/// unpaced records classed paced, on spikes of V1's electrode noise whose step before happened to be
+/// step was not enough at 250 Hz: MIT-BIH resampled to 250 Hz had 36 beats of unpaced records classed
+/// paced (20 with three steps), on spikes of V1's electrode noise whose step before happened to be
 /// small.
 const QUIET_STEPS: usize = 3;
 
